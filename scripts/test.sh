@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test command: set up, build, and run the whole suite three ways:
+#   1. plain build (build/): every unit, python and integration test;
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/): every C test;
+#   3. ThreadSanitizer (build-tsan/): the threaded tests (ctest label "threaded");
+# then each libFuzzer harness for a bounded time (build-fuzz/, clang).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS="$(nproc)"
+
+echo "== setup and plain build"
+scripts/setup.sh
+(cd build && ctest --output-on-failure -j "$JOBS")
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+ML4T_BUILD_DIR=build-asan ML4T_BUILD_TYPE=Debug ML4T_CMAKE_ARGS="-DML4T_SANITIZE=ON" scripts/setup.sh
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --output-on-failure -j "$JOBS" -LE "python|slow")
+
+echo "== ThreadSanitizer (threaded tests)"
+ML4T_BUILD_DIR=build-tsan ML4T_BUILD_TYPE=Debug ML4T_CMAKE_ARGS="-DML4T_TSAN=ON" scripts/setup.sh
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --output-on-failure -j "$JOBS" -L threaded)
+
+if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
+  echo "== fuzzing (bounded)"
+  ML4T_BUILD_DIR=build-fuzz CC=clang ML4T_BUILD_TYPE=Debug \
+    ML4T_CMAKE_ARGS="-DML4T_FUZZ=ON -DML4T_SANITIZE=ON -DML4T_BUILD_TESTS=ON" scripts/setup.sh
+  scripts/fuzz.sh build-fuzz "${ML4T_FUZZ_SECONDS:-60}"
+fi
+echo "== all test stages passed"
