@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 typedef struct {
-    bool json;  /* --json given */
-    int argc;   /* arguments after the suite name (suite-specific options) */
+    bool json; /* --json given */
+    int argc;  /* arguments after the suite name (suite-specific options) */
     char **argv;
 } ml4t_bench_opts_t;
 

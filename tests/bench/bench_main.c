@@ -30,8 +30,7 @@ static void *s_slot(ml4t_bench_report_t *r, const char *name)
     return &r->fig[r->n++];
 }
 
-void ml4t_bench_report_add(ml4t_bench_report_t *r, const char *name, double value,
-                           const char *unit)
+void ml4t_bench_report_add(ml4t_bench_report_t *r, const char *name, double value, const char *unit)
 {
     if (!s_slot(r, name))
         return;

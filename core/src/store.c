@@ -1,0 +1,671 @@
+/*  ml4t_store: SQLite history store fed through a bounded SPSC ring. */
+#include "ml4t/store.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+typedef enum { S_REC_BAR = 1, S_REC_PREDICTION, S_REC_OUTCOME } s_kind_t;
+
+/* Fixed-size record: copying one into the ring never allocates. */
+typedef struct {
+    s_kind_t kind;
+    char instrument_id[ML4T_INSTRUMENT_MAX + 1];
+    char signal_id[ML4T_ID_MAX + 1];
+    char model_version[ML4T_ID_MAX + 1];
+    uint64_t ts;       /* bar ts, or ts_event */
+    uint64_t ts_write; /* prediction/outcome time */
+    int ival;          /* signal or label */
+    int correct;
+    double v[7]; /* bar o,h,l,c,v,bv; v[0] = confidence or return */
+} s_record_t;
+
+struct ml4t_store {
+    ml4t_store_config_t cfg;
+    char path[512];
+    sqlite3 *wdb; /* writer thread's connection */
+    sqlite3 *rdb; /* readers' connection, under rlock */
+    pthread_mutex_t rlock;
+    sqlite3_stmt *ins_bar, *ins_pred, *ins_out;
+
+    s_record_t *ring;
+    size_t mask;
+    _Atomic size_t head; /* producer writes here */
+    _Atomic size_t tail; /* consumer reads here */
+
+    _Atomic uint64_t enqueued, stored, dropped, write_errors, transactions;
+    _Atomic bool stop;
+    _Atomic bool paused;
+    sem_t wake;
+    pthread_t writer;
+    bool writer_started;
+};
+
+static const char *s_schema =
+    "PRAGMA journal_mode=WAL;"
+    "PRAGMA synchronous=NORMAL;"
+    "CREATE TABLE IF NOT EXISTS bars(instrument TEXT NOT NULL, ts INTEGER NOT NULL,"
+    " open REAL, high REAL, low REAL, close REAL, volume REAL, buy_volume REAL,"
+    " PRIMARY KEY(instrument, ts)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS predictions(id INTEGER PRIMARY KEY, instrument TEXT NOT NULL,"
+    " signal_id TEXT, ts_event INTEGER, signal INTEGER, confidence REAL, model_version TEXT,"
+    " ts INTEGER);"
+    "CREATE INDEX IF NOT EXISTS predictions_by_event ON predictions(instrument, ts_event);"
+    "CREATE TABLE IF NOT EXISTS outcomes(id INTEGER PRIMARY KEY, instrument TEXT NOT NULL,"
+    " signal_id TEXT, ts_event INTEGER, label INTEGER, realized_return REAL, correct INTEGER,"
+    " ts INTEGER);"
+    "CREATE TABLE IF NOT EXISTS models(version TEXT PRIMARY KEY, path TEXT, created_ns INTEGER,"
+    " auc REAL, accuracy REAL, status TEXT, note TEXT);";
+
+void ml4t_store_config_default(ml4t_store_config_t *cfg)
+{
+    cfg->queue_capacity = 65536;
+    cfg->batch_max = 4096;
+    cfg->flush_interval_ms = 20;
+    cfg->start_paused = false;
+}
+
+static ml4t_err_t s_db_error(ml4t_error_t *err, sqlite3 *db, const char *what)
+{
+    return ml4t_error_set(err, ML4T_EIO, "store", "%s: %s", what,
+                          db ? sqlite3_errmsg(db) : "cannot open");
+}
+
+static sqlite3 *s_open_db(const char *path, ml4t_error_t *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(
+        path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        ml4t_error_set(err, ML4T_EIO, "data_dir", "cannot open %s: %s", path,
+                       db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    return db;
+}
+
+static void s_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s && s[0])
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static void s_bind_real(sqlite3_stmt *st, int i, double v)
+{
+    if (isnan(v))
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_double(st, i, v);
+}
+
+static int s_write_one(ml4t_store_t *self, const s_record_t *r)
+{
+    sqlite3_stmt *st = NULL;
+    switch (r->kind) {
+    case S_REC_BAR:
+        st = self->ins_bar;
+        s_bind_text(st, 1, r->instrument_id);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)r->ts);
+        for (int k = 0; k < 6; k++)
+            s_bind_real(st, 3 + k, r->v[k]);
+        break;
+    case S_REC_PREDICTION:
+        st = self->ins_pred;
+        s_bind_text(st, 1, r->instrument_id);
+        s_bind_text(st, 2, r->signal_id);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)r->ts);
+        sqlite3_bind_int(st, 4, r->ival);
+        s_bind_real(st, 5, r->v[0]);
+        s_bind_text(st, 6, r->model_version);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)r->ts_write);
+        break;
+    case S_REC_OUTCOME:
+        st = self->ins_out;
+        s_bind_text(st, 1, r->instrument_id);
+        s_bind_text(st, 2, r->signal_id);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)r->ts);
+        sqlite3_bind_int(st, 4, r->ival);
+        s_bind_real(st, 5, r->v[0]);
+        sqlite3_bind_int(st, 6, r->correct);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)r->ts_write);
+        break;
+    }
+    if (!st)
+        return -1;
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Drain up to batch_max records in one transaction. Returns how many it took. */
+static size_t s_drain_batch(ml4t_store_t *self)
+{
+    size_t tail = atomic_load_explicit(&self->tail, memory_order_relaxed);
+    size_t head = atomic_load_explicit(&self->head, memory_order_acquire);
+    size_t n = head - tail;
+    if (n == 0)
+        return 0;
+    if (n > self->cfg.batch_max)
+        n = self->cfg.batch_max;
+    uint64_t ok = 0, bad = 0;
+    bool in_tx = sqlite3_exec(self->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (s_write_one(self, &self->ring[(tail + i) & self->mask]) == 0)
+            ok++;
+        else
+            bad++;
+    }
+    if (in_tx && sqlite3_exec(self->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "ml4t_store: commit failed: %s\n", sqlite3_errmsg(self->wdb));
+        sqlite3_exec(self->wdb, "ROLLBACK", NULL, NULL, NULL);
+        bad += ok;
+        ok = 0;
+    }
+    if (bad)
+        fprintf(stderr, "ml4t_store: %llu records could not be written: %s\n",
+                (unsigned long long)bad, sqlite3_errmsg(self->wdb));
+    atomic_store_explicit(&self->tail, tail + n, memory_order_release);
+    atomic_fetch_add(&self->stored, ok);
+    atomic_fetch_add(&self->write_errors, bad);
+    atomic_fetch_add(&self->transactions, 1);
+    return n;
+}
+
+static void *s_writer(void *arg)
+{
+    ml4t_store_t *self = arg;
+    for (;;) {
+        while (!atomic_load(&self->paused) && s_drain_batch(self) > 0)
+            ;
+        if (atomic_load(&self->stop)) {
+            while (s_drain_batch(self) > 0)
+                ;
+            break;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += (long)self->cfg.flush_interval_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        while (sem_timedwait(&self->wake, &ts) == -1 && errno == EINTR)
+            ;
+    }
+    return NULL;
+}
+
+static ml4t_err_t s_prepare(ml4t_store_t *self, ml4t_error_t *err)
+{
+    static const char *sql[3] = {
+        "INSERT OR IGNORE INTO bars VALUES(?,?,?,?,?,?,?,?)",
+        "INSERT INTO predictions(instrument, signal_id, ts_event, signal, confidence,"
+        " model_version, ts) VALUES(?,?,?,?,?,?,?)",
+        "INSERT INTO outcomes(instrument, signal_id, ts_event, label, realized_return, correct,"
+        " ts) VALUES(?,?,?,?,?,?,?)"};
+    sqlite3_stmt **st[3] = {&self->ins_bar, &self->ins_pred, &self->ins_out};
+    for (int i = 0; i < 3; i++)
+        if (sqlite3_prepare_v2(self->wdb, sql[i], -1, st[i], NULL) != SQLITE_OK)
+            return s_db_error(err, self->wdb, "prepare");
+    return ML4T_OK;
+}
+
+static void s_free(ml4t_store_t *self)
+{
+    sqlite3_finalize(self->ins_bar);
+    sqlite3_finalize(self->ins_pred);
+    sqlite3_finalize(self->ins_out);
+    sqlite3_close(self->wdb);
+    sqlite3_close(self->rdb);
+    pthread_mutex_destroy(&self->rlock);
+    sem_destroy(&self->wake);
+    free(self->ring);
+    free(self);
+}
+
+ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, ml4t_error_t *err)
+{
+    ml4t_store_config_t defaults;
+    ml4t_store_config_default(&defaults);
+    if (!cfg)
+        cfg = &defaults;
+    if (cfg->queue_capacity < 2 || cfg->queue_capacity > (1u << 26) || cfg->batch_max < 1) {
+        ml4t_error_set(err, ML4T_ERANGE, "queue_capacity",
+                       "queue_capacity=%zu batch_max=%zu: capacity in [2, 2^26], batch >= 1",
+                       cfg->queue_capacity, cfg->batch_max);
+        return NULL;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        ml4t_error_set(err, ML4T_EIO, "data_dir", "cannot create %s: %s", dir, strerror(errno));
+        return NULL;
+    }
+    ml4t_store_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        ml4t_error_set(err, ML4T_ENOMEM, "store", "out of memory");
+        return NULL;
+    }
+    self->cfg = *cfg;
+    atomic_store(&self->paused, cfg->start_paused);
+    size_t cap = 2;
+    while (cap < cfg->queue_capacity)
+        cap <<= 1;
+    self->mask = cap - 1;
+    pthread_mutex_init(&self->rlock, NULL);
+    sem_init(&self->wake, 0, 0);
+    snprintf(self->path, sizeof self->path, "%s/history.sqlite3", dir);
+    self->ring = calloc(cap, sizeof *self->ring);
+    if (!self->ring) {
+        ml4t_error_set(err, ML4T_ENOMEM, "queue_capacity", "no memory for %zu records", cap);
+        goto out_free;
+    }
+    if (!(self->wdb = s_open_db(self->path, err)))
+        goto out_free;
+    if (sqlite3_exec(self->wdb, s_schema, NULL, NULL, NULL) != SQLITE_OK) {
+        s_db_error(err, self->wdb, "create schema");
+        goto out_free;
+    }
+    if (!(self->rdb = s_open_db(self->path, err)) || s_prepare(self, err))
+        goto out_free;
+    if (pthread_create(&self->writer, NULL, s_writer, self) != 0) {
+        ml4t_error_set(err, ML4T_ESTATE, "store", "cannot start the writer thread");
+        goto out_free;
+    }
+    self->writer_started = true;
+    return self;
+out_free:
+    s_free(self);
+    return NULL;
+}
+
+void ml4t_store_close(ml4t_store_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ml4t_store_t *self = *self_p;
+    if (self->writer_started) {
+        atomic_store(&self->paused, false);
+        atomic_store(&self->stop, true);
+        sem_post(&self->wake);
+        pthread_join(self->writer, NULL);
+    }
+    s_free(self);
+    *self_p = NULL;
+}
+
+void ml4t_store_resume(ml4t_store_t *self)
+{
+    atomic_store(&self->paused, false);
+    sem_post(&self->wake);
+}
+
+/* Producer side: a slot, or NULL when full (counted). */
+static s_record_t *s_claim(ml4t_store_t *self)
+{
+    size_t head = atomic_load_explicit(&self->head, memory_order_relaxed);
+    size_t tail = atomic_load_explicit(&self->tail, memory_order_acquire);
+    if (head - tail > self->mask) {
+        atomic_fetch_add_explicit(&self->dropped, 1, memory_order_relaxed);
+        return NULL;
+    }
+    s_record_t *r = &self->ring[head & self->mask];
+    memset(r, 0, offsetof(s_record_t, ts));
+    return r;
+}
+
+static void s_publish(ml4t_store_t *self)
+{
+    size_t head = atomic_load_explicit(&self->head, memory_order_relaxed);
+    atomic_store_explicit(&self->head, head + 1, memory_order_release);
+    atomic_fetch_add_explicit(&self->enqueued, 1, memory_order_relaxed);
+    /* wake the writer only when a batch is worth a transaction; it also wakes on its timer */
+    if (((head + 1) & 1023) == 0)
+        sem_post(&self->wake);
+}
+
+static void s_copy(char *dst, size_t size, const char *src)
+{
+    if (src)
+        snprintf(dst, size, "%s", src);
+}
+
+bool ml4t_store_put_bar(ml4t_store_t *self, const char *instrument_id, uint64_t ts, double open,
+                        double high, double low, double close, double volume, double buy_volume)
+{
+    s_record_t *r = s_claim(self);
+    if (!r)
+        return false;
+    r->kind = S_REC_BAR;
+    s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
+    r->ts = ts;
+    r->v[0] = open;
+    r->v[1] = high;
+    r->v[2] = low;
+    r->v[3] = close;
+    r->v[4] = volume;
+    r->v[5] = buy_volume;
+    s_publish(self);
+    return true;
+}
+
+bool ml4t_store_put_prediction(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
+                               uint64_t ts_event, int signal, double confidence,
+                               const char *model_version, uint64_t ts)
+{
+    s_record_t *r = s_claim(self);
+    if (!r)
+        return false;
+    r->kind = S_REC_PREDICTION;
+    s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
+    s_copy(r->signal_id, sizeof r->signal_id, signal_id);
+    s_copy(r->model_version, sizeof r->model_version, model_version);
+    r->ts = ts_event;
+    r->ival = signal;
+    r->v[0] = confidence;
+    r->ts_write = ts;
+    s_publish(self);
+    return true;
+}
+
+bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
+                            uint64_t ts_event, int label, double realized_return, bool correct,
+                            uint64_t ts)
+{
+    s_record_t *r = s_claim(self);
+    if (!r)
+        return false;
+    r->kind = S_REC_OUTCOME;
+    s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
+    s_copy(r->signal_id, sizeof r->signal_id, signal_id);
+    r->ts = ts_event;
+    r->ival = label;
+    r->v[0] = realized_return;
+    r->correct = correct ? 1 : 0;
+    r->ts_write = ts;
+    s_publish(self);
+    return true;
+}
+
+ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms)
+{
+    size_t target = atomic_load(&self->head);
+    struct timespec nap = {0, 1000000};
+    for (int waited = 0; atomic_load(&self->tail) < target; waited++) {
+        if (waited >= timeout_ms)
+            return ML4T_ETIMEOUT;
+        sem_post(&self->wake);
+        nanosleep(&nap, NULL);
+    }
+    return ML4T_OK;
+}
+
+void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out)
+{
+    ml4t_store_t *s = (ml4t_store_t *)self; /* atomics are read-only here */
+    out->enqueued = atomic_load(&s->enqueued);
+    out->stored = atomic_load(&s->stored);
+    out->dropped = atomic_load(&s->dropped);
+    out->write_errors = atomic_load(&s->write_errors);
+    out->transactions = atomic_load(&s->transactions);
+    out->queue_depth = atomic_load(&s->head) - atomic_load(&s->tail);
+}
+
+static double s_col_real(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+ml4t_err_t ml4t_store_load_bars(ml4t_store_t *self, const char *instrument_id, size_t max_bars,
+                                ml4t_bars_t *out, ml4t_error_t *err)
+{
+    const char *sql = "SELECT * FROM (SELECT ts, open, high, low, close, volume, buy_volume"
+                      " FROM bars WHERE instrument = ? ORDER BY ts DESC LIMIT ?) ORDER BY ts";
+    ml4t_err_t rc = ML4T_OK;
+    sqlite3_stmt *st = NULL;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "load bars");
+        goto out;
+    }
+    sqlite3_bind_text(st, 1, instrument_id, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)max_bars);
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = ml4t_bars_push(out, (uint64_t)sqlite3_column_int64(st, 0), s_col_real(st, 1),
+                            s_col_real(st, 2), s_col_real(st, 3), s_col_real(st, 4),
+                            s_col_real(st, 5), s_col_real(st, 6));
+        if (rc) {
+            ml4t_error_set(err, rc, "bars", "no memory for stored bars");
+            goto out;
+        }
+    }
+    if (step != SQLITE_DONE)
+        rc = s_db_error(err, self->rdb, "load bars");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+ml4t_err_t ml4t_store_instruments(ml4t_store_t *self, char (*ids)[ML4T_INSTRUMENT_MAX + 1],
+                                  size_t cap, size_t *n, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    *n = 0;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, "SELECT DISTINCT instrument FROM bars ORDER BY 1", -1, &st,
+                           NULL) != SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "list instruments");
+    } else {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (*n < cap)
+                snprintf(ids[*n], ML4T_INSTRUMENT_MAX + 1, "%s",
+                         (const char *)sqlite3_column_text(st, 0));
+            (*n)++;
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+ml4t_err_t ml4t_store_count(ml4t_store_t *self, const char *table, uint64_t *n, ml4t_error_t *err)
+{
+    static const char *tables[] = {"bars", "predictions", "outcomes", "models"};
+    const char *t = NULL;
+    for (size_t i = 0; i < 4; i++)
+        if (strcmp(table, tables[i]) == 0)
+            t = tables[i];
+    if (!t)
+        return ml4t_error_set(err, ML4T_EINVAL, "table", "unknown table '%s'", table);
+    char sql[64];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", t);
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, sql, -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW)
+        rc = s_db_error(err, self->rdb, "count");
+    else
+        *n = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+ml4t_err_t ml4t_store_registry_add(ml4t_store_t *self, const ml4t_registry_entry_t *e,
+                                   ml4t_error_t *err)
+{
+    if (!e->version[0])
+        return ml4t_error_set(err, ML4T_EMISSING, "version", "registry entry without a version");
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, "INSERT OR REPLACE INTO models VALUES(?,?,?,?,?,?,?)", -1,
+                           &st, NULL) != SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "registry add");
+        goto out;
+    }
+    s_bind_text(st, 1, e->version);
+    s_bind_text(st, 2, e->path);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)e->created_ns);
+    s_bind_real(st, 4, e->auc);
+    s_bind_real(st, 5, e->accuracy);
+    s_bind_text(st, 6, e->status[0] ? e->status : "candidate");
+    s_bind_text(st, 7, e->note);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = s_db_error(err, self->rdb, "registry add");
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+ml4t_err_t ml4t_store_registry_set_live(ml4t_store_t *self, const char *version, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_exec(self->rdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "registry set live");
+        goto out;
+    }
+    if (sqlite3_prepare_v2(self->rdb, "UPDATE models SET status='live' WHERE version=?", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto out_rollback;
+    sqlite3_bind_text(st, 1, version, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        goto out_rollback;
+    if (sqlite3_changes(self->rdb) == 0) {
+        sqlite3_exec(self->rdb, "ROLLBACK", NULL, NULL, NULL);
+        rc = ml4t_error_set(err, ML4T_ENOTFOUND, "version", "no model version '%s' in registry",
+                            version);
+        goto out;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (sqlite3_prepare_v2(self->rdb,
+                           "UPDATE models SET status='retired' WHERE status='live' AND version<>?",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto out_rollback;
+    sqlite3_bind_text(st, 1, version, -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(st) != SQLITE_DONE ||
+        sqlite3_exec(self->rdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto out_rollback;
+    goto out;
+out_rollback:
+    rc = s_db_error(err, self->rdb, "registry set live");
+    sqlite3_exec(self->rdb, "ROLLBACK", NULL, NULL, NULL);
+out:
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+static void s_read_entry(sqlite3_stmt *st, ml4t_registry_entry_t *e)
+{
+    memset(e, 0, sizeof *e);
+    const char *t;
+    if ((t = (const char *)sqlite3_column_text(st, 0)))
+        snprintf(e->version, sizeof e->version, "%s", t);
+    if ((t = (const char *)sqlite3_column_text(st, 1)))
+        snprintf(e->path, sizeof e->path, "%s", t);
+    e->created_ns = (uint64_t)sqlite3_column_int64(st, 2);
+    e->auc = s_col_real(st, 3);
+    e->accuracy = s_col_real(st, 4);
+    if ((t = (const char *)sqlite3_column_text(st, 5)))
+        snprintf(e->status, sizeof e->status, "%s", t);
+    if ((t = (const char *)sqlite3_column_text(st, 6)))
+        snprintf(e->note, sizeof e->note, "%s", t);
+}
+
+static ml4t_err_t s_registry_query(ml4t_store_t *self, const char *sql, ml4t_registry_entry_t *out,
+                                   size_t cap, size_t *n, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    *n = 0;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "registry");
+    } else {
+        int step;
+        while ((step = sqlite3_step(st)) == SQLITE_ROW && *n < cap)
+            s_read_entry(st, &out[(*n)++]);
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = s_db_error(err, self->rdb, "registry");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+ml4t_err_t ml4t_store_registry_live(ml4t_store_t *self, ml4t_registry_entry_t *out,
+                                    ml4t_error_t *err)
+{
+    size_t n = 0;
+    ml4t_err_t rc = s_registry_query(
+        self, "SELECT * FROM models WHERE status='live' ORDER BY created_ns DESC LIMIT 1", out, 1,
+        &n, err);
+    if (rc)
+        return rc;
+    if (n == 0)
+        return ml4t_error_set(err, ML4T_ENOTFOUND, "registry", "no live model in the registry");
+    return ML4T_OK;
+}
+
+ml4t_err_t ml4t_store_registry_list(ml4t_store_t *self, ml4t_registry_entry_t *out, size_t cap,
+                                    size_t *n, ml4t_error_t *err)
+{
+    return s_registry_query(self, "SELECT * FROM models ORDER BY created_ns DESC, version DESC",
+                            out, cap, n, err);
+}
+
+ml4t_err_t ml4t_store_registry_remove(ml4t_store_t *self, const char *version, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, "DELETE FROM models WHERE version=?", -1, &st, NULL) !=
+        SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "registry remove");
+    } else {
+        sqlite3_bind_text(st, 1, version, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            rc = s_db_error(err, self->rdb, "registry remove");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
+ml4t_err_t ml4t_store_integrity_check(ml4t_store_t *self, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_ROW) {
+        rc = s_db_error(err, self->rdb, "integrity check");
+    } else {
+        const char *res = (const char *)sqlite3_column_text(st, 0);
+        if (!res || strcmp(res, "ok") != 0)
+            rc = ml4t_error_set(err, ML4T_EIO, "store", "integrity check failed: %s",
+                                res ? res : "(null)");
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}

@@ -1,0 +1,175 @@
+/*  ml4t_store tests: queue, batched writes, read-back after restart, registry. */
+/* ctest-labels: threaded */
+#include "ml4t/store.h"
+
+#include <unistd.h>
+
+#include "testutil.h"
+
+static void s_tmpdir(char *buf, size_t size)
+{
+    snprintf(buf, size, "/tmp/ml4t-store-XXXXXX");
+    if (!mkdtemp(buf))
+        buf[0] = '\0';
+}
+
+static void s_rm(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
+static void t_write_and_read_back_after_restart(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_error_t err;
+    ml4t_store_t *st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    for (uint64_t i = 1; i <= 500; i++) {
+        CHECK(ml4t_store_put_bar(st, "FILUSDT", i * 60, 10 + i, 11 + i, 9 + i, 10.5 + i, 100,
+                                 i % 2 ? NAN : 40.0));
+        CHECK(ml4t_store_put_bar(st, "NEARUSDT", i * 60, 1, 2, 0.5, 1.5, 10, 5));
+    }
+    CHECK(ml4t_store_put_bar(st, "FILUSDT", 60, 99, 99, 99, 99, 1, 1)); /* duplicate ts */
+    CHECK(ml4t_store_put_prediction(st, "FILUSDT", "s-1", 600, 1, 0.73, "v0001", 601));
+    CHECK(ml4t_store_put_outcome(st, "FILUSDT", "s-1", 600, 1, 0.012, true, 1200));
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.enqueued, 1003);
+    CHECK_EQ_INT(stats.stored, 1003);
+    CHECK_EQ_INT(stats.dropped, 0);
+    CHECK_EQ_INT(stats.queue_depth, 0);
+    ml4t_store_close(&st);
+    CHECK(st == NULL);
+
+    st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_count(st, "bars", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 1000); /* the duplicate was ignored */
+    CHECK_EQ_INT(ml4t_store_count(st, "predictions", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(ml4t_store_count(st, "outcomes", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 1);
+    CHECK_EQ_INT(ml4t_store_count(st, "nope; DROP TABLE bars", &n, &err), ML4T_EINVAL);
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "FILUSDT", 100, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 100);
+    CHECK_EQ_INT(bars.ts[0], 401 * 60); /* the newest 100, oldest first */
+    CHECK_EQ_INT(bars.ts[99], 500 * 60);
+    CHECK_NEAR(bars.close[99], 510.5, 0);
+    CHECK(isnan(bars.buy_volume[0])); /* 401 is odd: unknown survives as NaN */
+    CHECK_NEAR(bars.buy_volume[1], 40.0, 0);
+    CHECK_EQ_INT(ml4t_bars_validate(&bars, &err), ML4T_OK);
+    char ids[4][ML4T_INSTRUMENT_MAX + 1];
+    size_t nid = 0;
+    CHECK_EQ_INT(ml4t_store_instruments(st, ids, 4, &nid, &err), ML4T_OK);
+    CHECK_EQ_INT(nid, 2);
+    CHECK_STR(ids[0], "FILUSDT");
+    CHECK_EQ_INT(ml4t_store_integrity_check(st, &err), ML4T_OK);
+    ml4t_bars_destroy(&bars);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+static void t_full_queue_drops_and_counts(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    cfg.queue_capacity = 64;
+    cfg.start_paused = true;
+    ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
+    REQUIRE(st);
+    int accepted = 0;
+    for (uint64_t i = 1; i <= 100; i++)
+        accepted += ml4t_store_put_bar(st, "X", i, 1, 1, 1, 1, 1, NAN);
+    CHECK_EQ_INT(accepted, 64);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.dropped, 36);
+    CHECK_EQ_INT(stats.queue_depth, 64);
+    ml4t_store_resume(st);
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    /* room again after the writer drained */
+    CHECK(ml4t_store_put_bar(st, "X", 1000, 1, 1, 1, 1, 1, NAN));
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 65);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+static void t_registry_live_and_retire(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_error_t err;
+    ml4t_store_t *st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    ml4t_registry_entry_t e = {0};
+    CHECK_EQ_INT(ml4t_store_registry_live(st, &e, &err), ML4T_ENOTFOUND);
+    for (int i = 1; i <= 3; i++) {
+        memset(&e, 0, sizeof e);
+        snprintf(e.version, sizeof e.version, "v%04d", i);
+        snprintf(e.path, sizeof e.path, "%s/models/v%04d/model.ubj", dir, i);
+        e.created_ns = (uint64_t)i * 1000;
+        e.auc = 0.5 + i * 0.01;
+        e.accuracy = NAN;
+        CHECK_EQ_INT(ml4t_store_registry_add(st, &e, &err), ML4T_OK);
+    }
+    CHECK_EQ_INT(ml4t_store_registry_set_live(st, "v0002", &err), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_registry_set_live(st, "v0003", &err), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_registry_set_live(st, "v9999", &err), ML4T_ENOTFOUND);
+    CHECK_STR(err.field, "version");
+    ml4t_store_close(&st);
+
+    st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    CHECK_EQ_INT(ml4t_store_registry_live(st, &e, &err), ML4T_OK);
+    CHECK_STR(e.version, "v0003");
+    CHECK_NEAR(e.auc, 0.53, 1e-12);
+    CHECK(isnan(e.accuracy));
+    ml4t_registry_entry_t list[8];
+    size_t n = 0;
+    CHECK_EQ_INT(ml4t_store_registry_list(st, list, 8, &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 3);
+    CHECK_STR(list[0].version, "v0003");
+    CHECK_STR(list[1].status, "retired");
+    CHECK_STR(list[2].status, "candidate");
+    CHECK_EQ_INT(ml4t_store_registry_remove(st, "v0001", &err), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_registry_list(st, list, 8, &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 2);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+static void t_unwritable_dir_is_an_error(void)
+{
+    ml4t_error_t err;
+    ml4t_store_t *st = ml4t_store_open("/proc/ml4t-no-such-dir/x", NULL, &err);
+    CHECK(st == NULL);
+    CHECK_STR(err.field, "data_dir");
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    cfg.queue_capacity = 1;
+    CHECK(ml4t_store_open("/tmp", &cfg, &err) == NULL);
+    CHECK_STR(err.field, "queue_capacity");
+}
+
+static const t_case_t cases[] = {
+    T_CASE(t_write_and_read_back_after_restart),
+    T_CASE(t_full_queue_drops_and_counts),
+    T_CASE(t_registry_live_and_retire),
+    T_CASE(t_unwritable_dir_is_an_error),
+};
+T_MAIN(cases)
