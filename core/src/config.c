@@ -154,7 +154,7 @@ ml4t_err_t ml4t_config_validate(const ml4t_config_t *cfg, ml4t_error_t *err)
             ok = s[0] != '\0' && memchr(s, '\0', f->size) != NULL;
             snprintf(value, sizeof value, "\"%.60s\"", s);
         } else if (f->kind == S_FEATURES) {
-            char why[80];
+            char why[80] = "";
             ok = s_features_ok(cfg, why, sizeof why);
             snprintf(value, sizeof value, "%s", why);
         } else {
