@@ -294,11 +294,13 @@ static double s_corr(const double *x, const double *y, size_t n, size_t shift)
 
 /* VPIN from BVC against VPIN from the real taker-buy volume, bar by bar once
    both are valid. Both series are smooth 50-bucket means, so two unrelated such
-   series can correlate by chance: the floor is set against that chance level,
-   measured here by correlating against the BVC series rotated by 10%..90% of
-   the month (about 0.21 on this month). Over the ten months of the shared
-   data set the unrotated correlation ranged 0.32..0.64 (0.52 on this one), so
-   0.35 is clear of chance yet not tuned to this month. */
+   series correlate by chance: that chance level is measured here by correlating
+   against the BVC series rotated by 10%..90% of the month (about 0.21 on this
+   month, 0.19..0.31 on the ten shared months), and r must clear it by 0.05.
+   The fixed floor 0.30 sits below every month measured (0.32..0.64 over the ten
+   months of ../shared/data/binance-1m, 0.52 on this one), and every one of them
+   also clears its own chance level by 0.05, so neither check is tuned to this
+   month. */
 static void t_bvc_tracks_real_buy_volume(void)
 {
     ml4t_bars_t bars;
@@ -336,8 +338,8 @@ static void t_bvc_tracks_real_buy_volume(void)
            "(chance level, max |r| rotated = %.4f; mean VPIN real %.4f, BVC %.4f; "
            "bucket volume %.1f)\n",
            "FILUSDT-1m-2023-11", r, m, chance, mx / (double)m, my / (double)m, cfg.bucket_volume);
-    CHECK(r > 0.35);
-    CHECK(r > chance + 0.1);
+    CHECK(r > 0.30);
+    CHECK(r > chance + 0.05);
     free(x);
     free(y);
     ml4t_vpin_destroy(&real);

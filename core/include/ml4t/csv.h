@@ -49,7 +49,8 @@ typedef struct ml4t_csv_stats {
     size_t rows_read;     /* data rows: lines that are neither blank nor a header */
     size_t rows_accepted; /* appended to out */
     size_t rows_rejected; /* rows_read - rows_accepted */
-    size_t rows_overlap;  /* of rows_rejected: at or before the end of an earlier file */
+    size_t rows_overlap;  /* of rows_rejected: at or before the last bar of an earlier file
+                             (or of the bars already in out) */
     size_t rows_too_long; /* of rows_rejected: longer than ML4T_CSV_LINE_MAX */
     size_t ts_units[4];   /* accepted rows with timestamps in s, ms, us, ns */
     /* The first ML4T_CSV_REJECTS_KEPT rejected rows: 1-based line number and the
