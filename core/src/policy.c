@@ -1119,9 +1119,10 @@ ml4t_err_t ml4t_policy_history_save(const ml4t_policy_engine_t *eng, const char 
                                     ml4t_error_t *err)
 {
     cJSON *root = cJSON_CreateObject();
-    cJSON *arr = root ? cJSON_AddArrayToObject(root, "policies") : NULL;
-    bool ok = arr && cJSON_AddStringToObject(root, "schema", S_HISTORY_SCHEMA) &&
-              cJSON_AddNumberToObject(root, "version", S_HISTORY_VERSION);
+    cJSON *arr = NULL;
+    bool ok = root && cJSON_AddStringToObject(root, "schema", S_HISTORY_SCHEMA) &&
+              cJSON_AddNumberToObject(root, "version", S_HISTORY_VERSION) &&
+              (arr = cJSON_AddArrayToObject(root, "policies")) != NULL;
     for (size_t i = 0; ok && i < eng->hist_count; i++) {
         cJSON *p = ml4t_policy_to_json(ml4t_policy_engine_history_at(eng, i));
         ok = p && cJSON_AddItemToArray(arr, p);
