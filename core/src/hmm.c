@@ -242,59 +242,56 @@ static ml4t_err_t s_check_obs(const double *obs, size_t rows, size_t dim, ml4t_e
     return ML4T_OK;
 }
 
+/* Shapes, probabilities and variances of explicit parameters. */
+static ml4t_err_t s_check_params(size_t K, size_t D, const double *start, const double *trans,
+                                 const double *means, const double *vars, size_t vol_window,
+                                 size_t vol_column, ml4t_error_t *err)
+{
+    if (K < 2 || K > S_MAXK)
+        return ml4t_error_set(err, ML4T_ERANGE, "n_states", "n_states=%zu must be in [2, %d]", K,
+                              S_MAXK);
+    if (D < 1 || D > S_MAXD)
+        return ml4t_error_set(err, ML4T_ERANGE, "dim", "dim=%zu must be in [1, %d]", D, S_MAXD);
+    if (vol_window > ML4T_HMM_MAX_VOL_WINDOW || vol_window == 1)
+        return ml4t_error_set(err, ML4T_ERANGE, "vol_window",
+                              "vol_window=%zu must be 0 or in [2, %d]", vol_window,
+                              ML4T_HMM_MAX_VOL_WINDOW);
+    if (D >= 2 && vol_column >= D)
+        return ml4t_error_set(err, ML4T_ERANGE, "vol_column", "vol_column=%zu must be < dim=%zu",
+                              vol_column, D);
+    for (size_t i = 0; i <= K; i++) {
+        const double *row = i < K ? &trans[i * K] : start;
+        double sum = 0;
+        for (size_t j = 0; j < K; j++) {
+            if (!(row[j] >= 0 && row[j] <= 1))
+                return ml4t_error_set(err, ML4T_ERANGE, i < K ? "transmat" : "start_probs",
+                                      "entry [%zu] of row %zu is %g, not in [0, 1]", j, i, row[j]);
+            sum += row[j];
+        }
+        if (fabs(sum - 1.0) > S_ROW_SUM_TOL)
+            return ml4t_error_set(err, ML4T_ERANGE, i < K ? "transmat" : "start_probs",
+                                  "row %zu sums to %.12g, not 1 (tolerance %g)", i, sum,
+                                  S_ROW_SUM_TOL);
+    }
+    for (size_t i = 0; i < K * D; i++) {
+        if (!isfinite(means[i]))
+            return ml4t_error_set(err, ML4T_ERANGE, "means", "means[%zu][%zu] is %g, not finite",
+                                  i / D, i % D, means[i]);
+        if (!(vars[i] > 0) || !isfinite(vars[i]) || !isfinite(1.0 / vars[i]))
+            return ml4t_error_set(err, ML4T_ERANGE, "variances",
+                                  "variances[%zu][%zu] is %g, must be finite and > 0", i / D, i % D,
+                                  vars[i]);
+    }
+    return ML4T_OK;
+}
+
 /* Validate and adopt explicit parameters into a fresh model. */
 static ml4t_hmm_t *s_model_new(size_t K, size_t D, const double *start, const double *trans,
                                const double *means, const double *vars, size_t vol_window,
                                size_t vol_column, ml4t_error_t *err)
 {
-    if (K < 2 || K > S_MAXK) {
-        ml4t_error_set(err, ML4T_ERANGE, "n_states", "n_states=%zu must be in [2, %d]", K, S_MAXK);
+    if (s_check_params(K, D, start, trans, means, vars, vol_window, vol_column, err))
         return NULL;
-    }
-    if (D < 1 || D > S_MAXD) {
-        ml4t_error_set(err, ML4T_ERANGE, "dim", "dim=%zu must be in [1, %d]", D, S_MAXD);
-        return NULL;
-    }
-    if (vol_window > ML4T_HMM_MAX_VOL_WINDOW || vol_window == 1) {
-        ml4t_error_set(err, ML4T_ERANGE, "vol_window", "vol_window=%zu must be 0 or in [2, %d]",
-                       vol_window, ML4T_HMM_MAX_VOL_WINDOW);
-        return NULL;
-    }
-    if (D >= 2 && vol_column >= D) {
-        ml4t_error_set(err, ML4T_ERANGE, "vol_column", "vol_column=%zu must be < dim=%zu",
-                       vol_column, D);
-        return NULL;
-    }
-    for (size_t i = 0; i <= K; i++) {
-        const double *row = i < K ? &trans[i * K] : start;
-        double sum = 0;
-        for (size_t j = 0; j < K; j++) {
-            if (!(row[j] >= 0 && row[j] <= 1)) {
-                ml4t_error_set(err, ML4T_ERANGE, i < K ? "transmat" : "start_probs",
-                               "entry [%zu] of row %zu is %g, not in [0, 1]", j, i, row[j]);
-                return NULL;
-            }
-            sum += row[j];
-        }
-        if (fabs(sum - 1.0) > S_ROW_SUM_TOL) {
-            ml4t_error_set(err, ML4T_ERANGE, i < K ? "transmat" : "start_probs",
-                           "row %zu sums to %.12g, not 1 (tolerance %g)", i, sum, S_ROW_SUM_TOL);
-            return NULL;
-        }
-    }
-    for (size_t i = 0; i < K * D; i++) {
-        if (!isfinite(means[i])) {
-            ml4t_error_set(err, ML4T_ERANGE, "means", "means[%zu][%zu] is %g, not finite", i / D,
-                           i % D, means[i]);
-            return NULL;
-        }
-        if (!(vars[i] > 0) || !isfinite(vars[i]) || !isfinite(1.0 / vars[i])) {
-            ml4t_error_set(err, ML4T_ERANGE, "variances",
-                           "variances[%zu][%zu] is %g, must be finite and > 0", i / D, i % D,
-                           vars[i]);
-            return NULL;
-        }
-    }
     ml4t_hmm_t *h = calloc(1, sizeof *h);
     if (!h) {
         ml4t_error_set(err, ML4T_ENOMEM, "hmm", "cannot allocate a model");
