@@ -815,7 +815,8 @@ static ml4t_err_t s_acks_flush(s_streams_t *self)
         freeReplyObject(r);
         done++;
     }
-    memmove(self->acks, self->acks + done, (self->n_acks - done) * sizeof *self->acks);
+    if (done > 0 && done < self->n_acks)
+        memmove(self->acks, self->acks + done, (self->n_acks - done) * sizeof *self->acks);
     self->n_acks -= done;
     return rc;
 }
@@ -920,7 +921,9 @@ static bool s_next_frame(s_streams_t *self, ml4t_frame_t *frame)
 
 static bool s_is_nogroup(const redisReply *r)
 {
-    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOGROUP", 7) == 0;
+    /* UNBLOCKED: the key or group went away under a blocked read (Redis >= 7.2) */
+    return r->type == REDIS_REPLY_ERROR &&
+           (strncmp(r->str, "NOGROUP", 7) == 0 || strncmp(r->str, "UNBLOCKED", 9) == 0);
 }
 
 /* Create every group that is missing (a new stream, or Redis restarted without
