@@ -76,10 +76,9 @@ static void s_conn_drop(s_conn_t *conn, const char *why)
     }
 }
 
-static void s_conn_fail(s_conn_t *conn, const char *field, const char *why)
+/* Close and schedule the next attempt after the current backoff, which doubles. */
+static void s_conn_backoff(s_conn_t *conn)
 {
-    ml4t_error_set(&conn->health->last_error, ML4T_EIO, field, "%s:%d: %s", conn->cfg->redis.host,
-                   conn->cfg->redis.port, why);
     if (conn->c)
         redisFree(conn->c);
     conn->c = NULL;
@@ -87,6 +86,13 @@ static void s_conn_fail(s_conn_t *conn, const char *field, const char *why)
     conn->backoff_ms *= 2;
     if (conn->backoff_ms > conn->cfg->redis.backoff_max_ms)
         conn->backoff_ms = conn->cfg->redis.backoff_max_ms;
+}
+
+static void s_conn_fail(s_conn_t *conn, const char *field, const char *why)
+{
+    ml4t_error_set(&conn->health->last_error, ML4T_EIO, field, "%s:%d: %s", conn->cfg->redis.host,
+                   conn->cfg->redis.port, why);
+    s_conn_backoff(conn);
 }
 
 /* Flush the output buffer with SIGPIPE blocked; a SIGPIPE raised by our write is consumed. */
@@ -196,7 +202,8 @@ static ml4t_err_t s_conn_auth(s_conn_t *conn)
     redisReply *r = NULL;
     ml4t_err_t rc = s_conn_cmdv(conn, &r, argc, argv);
     if (rc == ML4T_OK && r->type == REDIS_REPLY_ERROR) {
-        s_conn_fail(conn, "redis.password", r->str);
+        ml4t_error_set(&conn->health->last_error, ML4T_EINVAL, "redis.password", "AUTH: %s",
+                       r->str);
         rc = ML4T_EINVAL;
     }
     if (r)
@@ -219,8 +226,7 @@ static ml4t_err_t s_conn_ensure(s_conn_t *conn)
         return ML4T_EIO;
     }
     if (s_conn_auth(conn) != ML4T_OK) {
-        if (conn->c)
-            s_conn_fail(conn, "redis.password", "AUTH failed");
+        s_conn_backoff(conn); /* a refused AUTH is retried too: the password may be fixed */
         return ML4T_EIO;
     }
     conn->backoff_ms = conn->cfg->redis.backoff_min_ms;
