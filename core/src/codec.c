@@ -550,7 +550,7 @@ static ml4t_err_t s_bars_plain(s_dec_t *d, ml4t_bars_t *b, uint32_t n, size_t de
     if (n > d->lim->max_bars)
         return s_fail(d, ML4T_ELIMIT, "bars", "bars: %u bars, at most %zu allowed", n,
                       d->lim->max_bars);
-    if (n > 0 && depth + 1 > d->lim->max_depth)
+    if (depth > d->lim->max_depth || (n > 0 && depth + 1 > d->lim->max_depth))
         return s_fail_status(d, S_DEEP, "bars");
     /* a bar takes at least 7 bytes: check before allocating for a forged count */
     if ((uint64_t)n * 7 > s_left(&d->c))
@@ -619,7 +619,7 @@ static ml4t_err_t s_bars_columnar(s_dec_t *d, ml4t_bars_t *b, uint32_t count, si
 {
     unsigned seen = 0;
     size_t n = SIZE_MAX;
-    if (count > 0 && depth + 1 > d->lim->max_depth)
+    if (depth > d->lim->max_depth)
         return s_fail_status(d, S_DEEP, "bars");
     for (uint32_t k = 0; k < count; k++) {
         s_val_t key;
@@ -634,7 +634,7 @@ static ml4t_err_t s_bars_columnar(s_dec_t *d, ml4t_bars_t *b, uint32_t count, si
             if (strlen(s_cols[j]) == key.len && memcmp(s_cols[j], key.data, key.len) == 0)
                 col = j;
         if (col < 0) { /* unknown column: ignored, for forward compatibility */
-            if ((st = s_skip(&d->c, depth + 1, d->lim->max_depth)) != S_OK)
+            if ((st = s_skip(&d->c, depth, d->lim->max_depth)) != S_OK)
                 return s_fail_status(d, st, "bars");
             continue;
         }

@@ -13,7 +13,7 @@
 
 #include "ml4t/codec.h"
 
-static void cj_str(FILE *f, const char *s)
+static inline void cj_str(FILE *f, const char *s)
 {
     fputc('"', f);
     for (; *s; s++) {
@@ -28,7 +28,7 @@ static void cj_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
-static void cj_num(FILE *f, double x)
+static inline void cj_num(FILE *f, double x)
 {
     if (isfinite(x))
         fprintf(f, "%.17g", x);
@@ -36,7 +36,7 @@ static void cj_num(FILE *f, double x)
         fputs("null", f);
 }
 
-static void cj_key(FILE *f, const char *k, int *first)
+static inline void cj_key(FILE *f, const char *k, int *first)
 {
     fputs(*first ? "" : ",", f);
     *first = 0;
@@ -50,14 +50,14 @@ static void cj_key(FILE *f, const char *k, int *first)
 #define CJ_D(f, k, v, first) (cj_key(f, k, first), cj_num(f, v))
 #define CJ_B(f, k, v, first) (cj_key(f, k, first), fputs((v) ? "true" : "false", f))
 
-static void cj_head(FILE *f, ml4t_msg_type_t type, int *first)
+static inline void cj_head(FILE *f, ml4t_msg_type_t type, int *first)
 {
     fputc('{', f);
     CJ_S(f, "type", ml4t_msg_type_name(type), first);
     CJ_I(f, "v", ML4T_SCHEMA_VERSION, first);
 }
 
-static void cj_column(FILE *f, const char *name, const double *col, size_t n, int *first)
+static inline void cj_column(FILE *f, const char *name, const double *col, size_t n, int *first)
 {
     cj_key(f, name, first);
     fputc('[', f);
@@ -68,7 +68,7 @@ static void cj_column(FILE *f, const char *name, const double *col, size_t n, in
     fputc(']', f);
 }
 
-static void cj_signal(FILE *f, const ml4t_signal_t *s)
+static inline void cj_signal(FILE *f, const ml4t_signal_t *s)
 {
     int first = 1, inner = 1;
     cj_head(f, ML4T_MSG_SIGNAL, &first);
@@ -93,7 +93,7 @@ static void cj_signal(FILE *f, const ml4t_signal_t *s)
     fputs("}}", f);
 }
 
-static void cj_enriched(FILE *f, const ml4t_enriched_t *e)
+static inline void cj_enriched(FILE *f, const ml4t_enriched_t *e)
 {
     int first = 1, in = 1;
     cj_head(f, ML4T_MSG_ENRICHED, &first);
@@ -143,7 +143,7 @@ static void cj_enriched(FILE *f, const ml4t_enriched_t *e)
     fputc('}', f);
 }
 
-static void cj_outcome(FILE *f, const ml4t_outcome_t *o)
+static inline void cj_outcome(FILE *f, const ml4t_outcome_t *o)
 {
     int first = 1;
     cj_head(f, ML4T_MSG_OUTCOME, &first);
@@ -160,7 +160,7 @@ static void cj_outcome(FILE *f, const ml4t_outcome_t *o)
     fputc('}', f);
 }
 
-static void cj_error_event(FILE *f, const ml4t_error_event_t *e)
+static inline void cj_error_event(FILE *f, const ml4t_error_event_t *e)
 {
     int first = 1;
     cj_head(f, ML4T_MSG_ERROR, &first);
@@ -172,7 +172,7 @@ static void cj_error_event(FILE *f, const ml4t_error_event_t *e)
     fputc('}', f);
 }
 
-static void cj_risk_state(FILE *f, const ml4t_risk_state_t *r)
+static inline void cj_risk_state(FILE *f, const ml4t_risk_state_t *r)
 {
     int first = 1;
     cj_head(f, ML4T_MSG_RISK_STATE, &first);
@@ -185,7 +185,7 @@ static void cj_risk_state(FILE *f, const ml4t_risk_state_t *r)
     fputc('}', f);
 }
 
-static void cj_error(FILE *f, const ml4t_error_t *err)
+static inline void cj_error(FILE *f, const ml4t_error_t *err)
 {
     fputs("{\"error\":{\"code\":", f);
     cj_str(f, ml4t_err_reason(err->code));
@@ -206,19 +206,19 @@ typedef struct {
     ml4t_risk_state_t risk;
 } cj_any_t;
 
-static void cj_any_init(cj_any_t *m)
+static inline void cj_any_init(cj_any_t *m)
 {
     memset(m, 0, sizeof *m);
     ml4t_signal_init(&m->signal);
 }
 
-static void cj_any_destroy(cj_any_t *m)
+static inline void cj_any_destroy(cj_any_t *m)
 {
     ml4t_signal_destroy(&m->signal);
 }
 
-static ml4t_err_t cj_decode_any(ml4t_codec_t *c, const uint8_t *buf, size_t len, cj_any_t *m,
-                                ml4t_error_t *err)
+static inline ml4t_err_t cj_decode_any(ml4t_codec_t *c, const uint8_t *buf, size_t len, cj_any_t *m,
+                                       ml4t_error_t *err)
 {
     ml4t_err_t rc = ml4t_codec_peek_type(c, buf, len, &m->type, err);
     if (rc)
@@ -239,7 +239,7 @@ static ml4t_err_t cj_decode_any(ml4t_codec_t *c, const uint8_t *buf, size_t len,
     }
 }
 
-static void cj_any(FILE *f, const cj_any_t *m)
+static inline void cj_any(FILE *f, const cj_any_t *m)
 {
     switch (m->type) {
     case ML4T_MSG_SIGNAL:
