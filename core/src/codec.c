@@ -570,7 +570,8 @@ static ml4t_err_t s_bars_plain(s_dec_t *d, ml4t_bars_t *b, uint32_t n, size_t de
 static void s_copy_le64(void *dst, const uint8_t *src, size_t rows)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    memcpy(dst, src, rows * 8);
+    if (rows) /* with no rows yet, the columns may still be NULL */
+        memcpy(dst, src, rows * 8);
 #else
     uint64_t *out = dst;
     for (size_t i = 0; i < rows; i++) {
