@@ -348,6 +348,11 @@ static inline s_status_t s_get_f64(s_cur_t *c, double *x, s_kind_t *kind)
 
 static inline s_status_t s_get_u64(s_cur_t *c, uint64_t *u, s_kind_t *kind)
 {
+    if (s_left(c) >= 9 && c->p[0] == 0xcf) { /* uint64: every ns timestamp since 1970 */
+        *u = s_be(c->p + 1, 8);
+        c->p += 9;
+        return S_OK;
+    }
     s_val_t v;
     s_status_t st = s_next(c, &v);
     if (st == S_TRUNC || st == S_BAD)
@@ -586,8 +591,9 @@ static void s_copy_le64(void *dst, const uint8_t *src, size_t rows)
 /* One bin column of the columnar encoding; *n is the row count so far (SIZE_MAX: none). */
 static ml4t_err_t s_column(s_dec_t *d, ml4t_bars_t *b, int col, size_t *n)
 {
-    char field[32];
-    snprintf(field, sizeof field, "bars.%s", s_cols[col]);
+    static const char *const names[7] = {"bars.ts",    "bars.open",   "bars.high",      "bars.low",
+                                         "bars.close", "bars.volume", "bars.buy_volume"};
+    const char *field = names[col];
     s_val_t v;
     s_status_t st = s_next(&d->c, &v);
     if (st == S_TRUNC || st == S_BAD)
@@ -763,8 +769,14 @@ static ml4t_err_t s_field_nested(s_dec_t *d, const s_field_t *f, const s_val_t *
 static ml4t_err_t s_field(s_dec_t *d, const s_field_t *f, void *obj, size_t depth,
                           const char *prefix)
 {
-    char field[ML4T_ERROR_FIELD_MAX];
-    s_field_name(field, sizeof field, prefix, f->name);
+    /* top-level fields are named by their key; only nested ones need a
+       composed name (formatting on every field would dominate the decode) */
+    char composed[ML4T_ERROR_FIELD_MAX];
+    const char *field = f->name;
+    if (prefix[0]) {
+        s_field_name(composed, sizeof composed, prefix, f->name);
+        field = composed;
+    }
     s_val_t v;
     s_status_t st = s_next(&d->c, &v);
     if (st == S_TRUNC || st == S_BAD)
@@ -1177,7 +1189,17 @@ ml4t_err_t ml4t_codec_decode_risk_state(ml4t_codec_t *self, const uint8_t *buf, 
    return 0 or -1 (allocation failure); they are OR-ed into one flag.
    ====================================================================== */
 
-#define S_KEY(pk, lit) msgpack_pack_str_with_body(pk, lit, sizeof(lit) - 1)
+/* A key in one write (header and text together): half the packer calls of
+   msgpack_pack_str_with_body, which matters at ~30 keys per message. */
+static inline int s_key(msgpack_packer *pk, const char *lit, size_t n)
+{
+    char buf[32];
+    assert(n < 32); /* fixstr */
+    buf[0] = (char)(0xa0 | n);
+    memcpy(buf + 1, lit, n);
+    return pk->callback(pk->data, buf, n + 1);
+}
+#define S_KEY(pk, lit) s_key(pk, lit, sizeof(lit) - 1)
 
 static int s_pack_text(msgpack_packer *pk, const char *s, size_t size)
 {
