@@ -1,6 +1,7 @@
 /*  ml4t_model: XGBoost booster, flat evaluator, manifest, load/save. */
 #include "ml4t/model.h"
 #include "ml4t/clock.h"
+#include "ml4t/forest.h"
 #include "ml4t/sha256.h"
 
 #include <ctype.h>
@@ -23,36 +24,14 @@
 #define ML4T_VERSION_STRING "0.1.0" /* keep in step with project() in CMakeLists.txt */
 #endif
 
-#define S_GROUP          8           /* trees walked side by side, see s_margin */
-#define S_MISSING_RIGHT  0x80000000u /* s_node_t.feature: NaN takes the right child */
-#define S_FEATURE_MASK   0x7fffffffu
-#define S_MANIFEST_MAX   (16u << 20)     /* refuse larger manifest files */
-#define S_BOOSTER_MAX    (1024ull << 20) /* refuse larger booster files */
-#define S_MAX_TREE_DEPTH 255
-
-/* One node of the flat evaluator. Nodes of a tree are stored breadth-first, so
-   the top levels of each tree share cache lines and siblings are adjacent.
-   A leaf keeps its value in `value` and points to itself through both children:
-   walking past a leaf stays on it, so every tree of a group can be walked the
-   same number of steps without a data-dependent branch. */
-typedef struct {
-    float value;      /* split threshold (go left when x < value), or leaf value */
-    uint32_t feature; /* feature index | S_MISSING_RIGHT */
-    int32_t child[2]; /* [0] left, [1] right, indices into nodes */
-} s_node_t;
+#define S_MANIFEST_MAX (16u << 20)     /* refuse larger manifest files */
+#define S_BOOSTER_MAX  (1024ull << 20) /* refuse larger booster files */
 
 struct ml4t_model {
     atomic_int refs;
     BoosterHandle booster;
     pthread_mutex_t xgb_lock; /* serializes predict_xgb and save on the booster */
-    /* flat evaluator, read-only after construction */
-    s_node_t *nodes;
-    size_t n_nodes;
-    int32_t *roots; /* n_groups * S_GROUP roots; padding trees are one zero leaf */
-    uint8_t *depth; /* per group: steps that bring every tree to a leaf */
-    size_t n_groups;
-    size_t n_trees;
-    float base_margin; /* logit(base_score), as XGBoost computes it in float */
+    ml4t_forest_t *forest;    /* the flat evaluator, read-only */
     /* manifest */
     ml4t_model_manifest_t man;
     char **names;
@@ -139,7 +118,8 @@ ml4t_err_t ml4t_model_params_validate(const ml4t_model_params_t *p, ml4t_error_t
         s_violation(&v, ML4T_EINVAL, "tree_method", p->tree_method,
                     "must be hist, approx or exact");
     s_check_range(&v, "n_estimators", p->n_estimators, 1, 100000, false, "must be in [1, 100000]");
-    s_check_range(&v, "max_depth", p->max_depth, 1, 32, false, "must be in [1, 32]");
+    s_check_range(&v, "max_depth", p->max_depth, 1, ML4T_FOREST_MAX_DEPTH, false,
+                  "must be in [1, 12]");
     s_check_range(&v, "eta", p->eta, 0, 1, true, "must be in (0, 1]");
     s_check_range(&v, "subsample", p->subsample, 0, 1, true, "must be in (0, 1]");
     s_check_range(&v, "colsample_bytree", p->colsample_bytree, 0, 1, true, "must be in (0, 1]");
@@ -160,339 +140,39 @@ static const char *s_balance_name(ml4t_model_balance_t b)
     return b == ML4T_MODEL_BALANCE_NONE ? "none" : "scale_pos_weight";
 }
 
-/* ---------------------------------------------------------------- flat evaluator */
-
-/* The margin is accumulated in float, tree by tree in booster order, starting
-   from base_margin: the same operations in the same order as XGBoost's CPU
-   predictor, so the sums agree bit for bit. Trees are walked S_GROUP at a time,
-   one level per step for all of them: the walks are independent, so the CPU
-   overlaps their load/compare chains instead of waiting on one tree's. */
-static inline float s_margin(const ml4t_model_t *m, const double *x)
-{
-    const s_node_t *nodes = m->nodes;
-    float margin = m->base_margin;
-    for (size_t g = 0; g < m->n_groups; g++) {
-        int32_t idx[S_GROUP];
-        memcpy(idx, m->roots + g * S_GROUP, sizeof idx);
-        for (unsigned d = m->depth[g]; d > 0; d--) {
-            for (int j = 0; j < S_GROUP; j++) {
-                const s_node_t *nd = &nodes[idx[j]];
-                uint32_t f = nd->feature;
-                /* XGBoost compares float32(x) < threshold; NaN fails both tests
-                   below, so it goes right only with S_MISSING_RIGHT */
-                float v = (float)x[f & S_FEATURE_MASK];
-                unsigned right = (v >= nd->value) | ((v != v) & (f >> 31));
-                idx[j] = nd->child[right];
-            }
-        }
-        for (int j = 0; j < S_GROUP; j++)
-            margin += nodes[idx[j]].value;
-    }
-    return margin;
-}
-
-static inline double s_sigmoid(float margin)
-{
-    return 1.0 / (1.0 + exp(-(double)margin));
-}
+/* ---------------------------------------------------------------- evaluator */
 
 void ml4t_model_predict_row(const ml4t_model_t *m, const double *x, double *p_out)
 {
-    *p_out = s_sigmoid(s_margin(m, x));
+    *p_out = ml4t_forest_predict(m->forest, x);
 }
 
 void ml4t_model_predict_batch(const ml4t_model_t *m, const double *X, size_t n, double *out)
 {
     size_t k = m->man.n_features;
     for (size_t i = 0; i < n; i++)
-        out[i] = s_sigmoid(s_margin(m, X + i * k));
+        out[i] = ml4t_forest_predict(m->forest, X + i * k);
 }
 
-/* A tree's arrays from the booster JSON, converted once. */
-typedef struct {
-    size_t n;
-    int32_t *left, *right, *feature;
-    float *cond;
-    uint8_t *default_left;
-} s_tree_arrays_t;
-
-static void s_tree_arrays_free(s_tree_arrays_t *t)
+/* A booster that records feature names must record the manifest's. */
+static ml4t_err_t s_booster_names_check(const ml4t_model_t *m, const cJSON *root, ml4t_error_t *err)
 {
-    free(t->left);
-    free(t->right);
-    free(t->feature);
-    free(t->cond);
-    free(t->default_left);
-    memset(t, 0, sizeof *t);
-}
-
-static ml4t_err_t s_json_array(const cJSON *tree, const char *key, size_t want, const cJSON **out,
-                               size_t tree_no, ml4t_error_t *err)
-{
-    const cJSON *a = cJSON_GetObjectItemCaseSensitive(tree, key);
-    if (!cJSON_IsArray(a))
-        return ml4t_error_set(err, ML4T_EFORMAT, "booster", "tree %zu: \"%s\" is not an array",
-                              tree_no, key);
-    if ((size_t)cJSON_GetArraySize(a) != want)
-        return ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                              "tree %zu: \"%s\" has %d entries, left_children has %zu", tree_no,
-                              key, cJSON_GetArraySize(a), want);
-    *out = a;
-    return ML4T_OK;
-}
-
-/* Integral entries in [lo, hi], converted to int32. */
-static ml4t_err_t s_json_ints(const cJSON *a, int32_t *out, double lo, double hi, const char *key,
-                              size_t tree_no, ml4t_error_t *err)
-{
-    size_t i = 0;
-    for (const cJSON *e = a->child; e; e = e->next, i++) {
-        double d = cJSON_IsNumber(e) ? e->valuedouble : NAN;
-        if (!(d >= lo && d <= hi) || d != floor(d))
-            return ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                                  "tree %zu: %s[%zu] is not an integer in [%g, %g]", tree_no, key,
-                                  i, lo, hi);
-        out[i] = (int32_t)d;
-    }
-    return ML4T_OK;
-}
-
-static ml4t_err_t s_tree_arrays_read(const cJSON *tree, size_t tree_no, s_tree_arrays_t *t,
-                                     ml4t_error_t *err)
-{
-    const cJSON *lc = cJSON_GetObjectItemCaseSensitive(tree, "left_children");
-    const cJSON *rc, *si, *sc, *dl, *st;
-    if (!cJSON_IsArray(lc) || cJSON_GetArraySize(lc) < 1)
-        return ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                              "tree %zu: \"left_children\" is missing or empty", tree_no);
-    size_t n = (size_t)cJSON_GetArraySize(lc);
-    ml4t_err_t rcode;
-    if ((rcode = s_json_array(tree, "right_children", n, &rc, tree_no, err)) ||
-        (rcode = s_json_array(tree, "split_indices", n, &si, tree_no, err)) ||
-        (rcode = s_json_array(tree, "split_conditions", n, &sc, tree_no, err)) ||
-        (rcode = s_json_array(tree, "default_left", n, &dl, tree_no, err)))
-        return rcode;
-    t->n = n;
-    t->left = malloc(n * sizeof *t->left);
-    t->right = malloc(n * sizeof *t->right);
-    t->feature = malloc(n * sizeof *t->feature);
-    t->cond = malloc(n * sizeof *t->cond);
-    t->default_left = malloc(n);
-    int32_t *tmp = malloc(n * sizeof *tmp);
-    if (!t->left || !t->right || !t->feature || !t->cond || !t->default_left || !tmp) {
-        free(tmp);
-        return ml4t_error_set(err, ML4T_ENOMEM, "booster", "tree %zu: out of memory", tree_no);
-    }
-    if ((rcode = s_json_ints(lc, t->left, -1, (double)n - 1, "left_children", tree_no, err)) ||
-        (rcode = s_json_ints(rc, t->right, -1, (double)n - 1, "right_children", tree_no, err)) ||
-        (rcode = s_json_ints(si, t->feature, 0, S_FEATURE_MASK, "split_indices", tree_no, err)) ||
-        (rcode = s_json_ints(dl, tmp, 0, 1, "default_left", tree_no, err)))
-        goto out_free_tmp;
-    for (size_t i = 0; i < n; i++)
-        t->default_left[i] = (uint8_t)tmp[i];
-    /* categorical splits are not compiled: refuse rather than mispredict */
-    st = cJSON_GetObjectItemCaseSensitive(tree, "split_type");
-    if (st && cJSON_IsArray(st) && cJSON_GetArraySize(st) > 0) {
-        if ((rcode = s_json_array(tree, "split_type", n, &st, tree_no, err)) ||
-            (rcode = s_json_ints(st, tmp, 0, 0, "split_type", tree_no, err))) {
-            rcode = ml4t_error_set(err, ML4T_EUNSUPPORTED, "booster",
-                                   "tree %zu: categorical splits are not supported", tree_no);
-            goto out_free_tmp;
-        }
-    }
-    size_t i = 0;
-    for (const cJSON *e = sc->child; e; e = e->next, i++) {
-        /* XGBoost writes float32 values in shortest round-trip decimal; strtod
-           then the float cast gives back the same float */
-        float f = cJSON_IsNumber(e) ? (float)e->valuedouble : NAN;
-        if (!isfinite(f)) {
-            rcode = ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                                   "tree %zu: split_conditions[%zu] is not a finite number",
-                                   tree_no, i);
-            goto out_free_tmp;
-        }
-        t->cond[i] = f;
-    }
-out_free_tmp:
-    free(tmp);
-    return rcode;
-}
-
-/* Lays one tree out breadth-first at nodes[*pos...], checking that it is a
-   tree: every child index in range, every node reached at most once (no cycle,
-   no shared subtree), leaves with both children -1. Writes the tree's depth. */
-static ml4t_err_t s_tree_layout(const s_tree_arrays_t *t, size_t tree_no, size_t n_features,
-                                s_node_t *nodes, size_t *pos, unsigned *depth_out,
-                                ml4t_error_t *err)
-{
-    size_t n = t->n;
-    int32_t *new_idx = malloc(n * sizeof *new_idx);
-    int32_t *queue = malloc(n * sizeof *queue);
-    uint16_t *depth = malloc(n * sizeof *depth);
-    ml4t_err_t rc = ML4T_OK;
-    if (!new_idx || !queue || !depth) {
-        rc = ml4t_error_set(err, ML4T_ENOMEM, "booster", "tree %zu: out of memory", tree_no);
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++)
-        new_idx[i] = -1;
-    int32_t base = (int32_t)*pos;
-    size_t qlen = 1;
-    unsigned max_depth = 0;
-    queue[0] = 0;
-    new_idx[0] = base;
-    depth[0] = 0;
-    for (size_t q = 0; q < qlen; q++) {
-        int32_t o = queue[q];
-        s_node_t *nd = &nodes[new_idx[o]];
-        int32_t l = t->left[o], r = t->right[o];
-        if (l == -1 && r == -1) {
-            *nd = (s_node_t){t->cond[o], 0, {new_idx[o], new_idx[o]}};
-            max_depth = depth[o] > max_depth ? depth[o] : max_depth;
-            continue;
-        }
-        if (l < 0 || r < 0 || l == r || new_idx[l] != -1 || new_idx[r] != -1) {
-            rc = ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                                "tree %zu: node %d has children %d and %d: not a tree", tree_no, o,
-                                l, r);
-            goto out;
-        }
-        if ((size_t)t->feature[o] >= n_features) {
-            rc = ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                                "tree %zu: node %d splits on feature %d of %zu", tree_no, o,
-                                t->feature[o], n_features);
-            goto out;
-        }
-        if (depth[o] + 1 > S_MAX_TREE_DEPTH) {
-            rc = ml4t_error_set(err, ML4T_EUNSUPPORTED, "booster",
-                                "tree %zu is deeper than %d levels", tree_no, S_MAX_TREE_DEPTH);
-            goto out;
-        }
-        new_idx[l] = base + (int32_t)qlen;
-        new_idx[r] = base + (int32_t)qlen + 1;
-        depth[l] = depth[r] = (uint16_t)(depth[o] + 1);
-        queue[qlen++] = l;
-        queue[qlen++] = r;
-        uint32_t f = (uint32_t)t->feature[o] | (t->default_left[o] ? 0u : S_MISSING_RIGHT);
-        *nd = (s_node_t){t->cond[o], f, {new_idx[l], new_idx[r]}};
-    }
-    *pos += qlen;
-    *depth_out = max_depth;
-out:
-    free(new_idx);
-    free(queue);
-    free(depth);
-    return rc;
-}
-
-static const cJSON *s_obj(const cJSON *o, const char *key)
-{
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsObject(c) ? c : NULL;
-}
-
-static const char *s_str(const cJSON *o, const char *key)
-{
-    const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, key);
-    return cJSON_IsString(c) ? c->valuestring : NULL;
-}
-
-/* Checks the learner section: objective, base score, feature count and names. */
-static ml4t_err_t s_learner_check(ml4t_model_t *m, const cJSON *learner, ml4t_error_t *err)
-{
-    const char *obj = s_str(s_obj(learner, "objective"), "name");
-    if (!obj || (strcmp(obj, "binary:logistic") != 0 && strcmp(obj, "reg:logistic") != 0))
-        return ml4t_error_set(err, ML4T_EUNSUPPORTED, "booster",
-                              "objective %s is not supported (binary:logistic only)",
-                              obj ? obj : "(missing)");
-    const cJSON *mp = s_obj(learner, "learner_model_param");
-    const char *bs = s_str(mp, "base_score"), *nf = s_str(mp, "num_feature");
-    const char *nc = s_str(mp, "num_class");
-    char *end = NULL;
-    float base = bs ? strtof(bs, &end) : NAN;
-    if (!bs || *end || !(base > 0.0f && base < 1.0f))
-        return ml4t_error_set(err, ML4T_EFORMAT, "booster",
-                              "base_score %s is not a probability in (0, 1)",
-                              bs ? bs : "(missing)");
-    /* LogisticRegression::ProbToMargin in float, as XGBoost does */
-    m->base_margin = -logf(1.0f / base - 1.0f);
-    if (nc && strcmp(nc, "0") != 0 && strcmp(nc, "1") != 0)
-        return ml4t_error_set(err, ML4T_EUNSUPPORTED, "booster", "num_class %s: not binary", nc);
-    if (!nf || strtoull(nf, NULL, 10) != m->man.n_features)
-        return ml4t_error_set(err, ML4T_EMISMATCH, "features",
-                              "booster has %s features, manifest lists %zu", nf ? nf : "(missing)",
-                              m->man.n_features);
+    const cJSON *learner = cJSON_GetObjectItemCaseSensitive(root, "learner");
     const cJSON *fn = cJSON_GetObjectItemCaseSensitive(learner, "feature_names");
-    if (cJSON_IsArray(fn) && cJSON_GetArraySize(fn) > 0) {
-        size_t i = 0;
-        for (const cJSON *e = fn->child; e; e = e->next, i++)
-            if (i >= m->man.n_features || !cJSON_IsString(e) ||
-                strcmp(e->valuestring, m->names[i]) != 0)
-                return ml4t_error_set(err, ML4T_EMISMATCH, "features",
-                                      "booster feature %zu is \"%s\", manifest says \"%s\"", i,
-                                      cJSON_IsString(e) ? e->valuestring : "?",
-                                      i < m->man.n_features ? m->names[i] : "(none)");
-    }
+    if (!cJSON_IsArray(fn) || cJSON_GetArraySize(fn) == 0)
+        return ML4T_OK;
+    size_t i = 0;
+    for (const cJSON *e = fn->child; e; e = e->next, i++)
+        if (i >= m->man.n_features || !cJSON_IsString(e) ||
+            strcmp(e->valuestring, m->names[i]) != 0)
+            return ml4t_error_set(err, ML4T_EMISMATCH, "features",
+                                  "booster feature %zu is \"%.64s\", manifest says \"%s\"", i,
+                                  cJSON_IsString(e) ? e->valuestring : "?",
+                                  i < m->man.n_features ? m->names[i] : "(none)");
     return ML4T_OK;
 }
 
-static ml4t_err_t s_alloc_evaluator(ml4t_model_t *m, const cJSON *trees, ml4t_error_t *err)
-{
-    size_t total = 1; /* the shared zero leaf that pads the last group */
-    for (const cJSON *t = trees->child; t; t = t->next) {
-        const cJSON *lc = cJSON_GetObjectItemCaseSensitive(t, "left_children");
-        total += cJSON_IsArray(lc) ? (size_t)cJSON_GetArraySize(lc) : 0;
-    }
-    if (total > (size_t)INT32_MAX)
-        return ml4t_error_set(err, ML4T_ELIMIT, "booster", "%zu nodes: too many", total);
-    m->n_trees = (size_t)cJSON_GetArraySize(trees);
-    m->n_groups = (m->n_trees + S_GROUP - 1) / S_GROUP;
-    m->nodes = calloc(total, sizeof *m->nodes);
-    m->roots = calloc(m->n_groups ? m->n_groups * S_GROUP : 1, sizeof *m->roots);
-    m->depth = calloc(m->n_groups ? m->n_groups : 1, 1);
-    if (!m->nodes || !m->roots || !m->depth)
-        return ml4t_error_set(err, ML4T_ENOMEM, "booster", "out of memory for %zu nodes", total);
-    m->n_nodes = total;
-    return ML4T_OK;
-}
-
-/* Compiles the booster's trees (its JSON form) into the flat evaluator. */
-static ml4t_err_t s_compile_json(ml4t_model_t *m, const cJSON *root, ml4t_error_t *err)
-{
-    const cJSON *learner = s_obj(root, "learner");
-    const cJSON *gb = s_obj(learner, "gradient_booster");
-    const char *gb_name = s_str(gb, "name");
-    const cJSON *trees = cJSON_GetObjectItemCaseSensitive(s_obj(gb, "model"), "trees");
-    if (!learner || !gb_name || strcmp(gb_name, "gbtree") != 0 || !cJSON_IsArray(trees))
-        return ml4t_error_set(err, ML4T_EUNSUPPORTED, "booster",
-                              "not a gbtree booster (gradient_booster %s)",
-                              gb_name ? gb_name : "missing");
-    ml4t_err_t rc = s_learner_check(m, learner, err);
-    if (rc || (rc = s_alloc_evaluator(m, trees, err)))
-        return rc;
-    size_t pos = 0, tree_no = 0;
-    for (const cJSON *t = trees->child; t; t = t->next, tree_no++) {
-        s_tree_arrays_t arr = {0};
-        unsigned depth = 0;
-        m->roots[tree_no] = (int32_t)pos;
-        rc = s_tree_arrays_read(t, tree_no, &arr, err);
-        if (!rc)
-            rc = s_tree_layout(&arr, tree_no, m->man.n_features, m->nodes, &pos, &depth, err);
-        s_tree_arrays_free(&arr);
-        if (rc)
-            return rc;
-        uint8_t *gd = &m->depth[tree_no / S_GROUP];
-        *gd = depth > *gd ? (uint8_t)depth : *gd;
-    }
-    int32_t pad = (int32_t)pos;
-    m->nodes[pad] = (s_node_t){0.0f, 0, {pad, pad}};
-    for (size_t i = m->n_trees; i < m->n_groups * S_GROUP; i++)
-        m->roots[i] = pad;
-    m->n_nodes = pos + 1;
-    return ML4T_OK;
-}
-
-/* Dumps the booster as JSON and compiles it. */
+/* Dumps the booster as JSON and compiles the flat evaluator from it. */
 static ml4t_err_t s_compile(ml4t_model_t *m, ml4t_error_t *err)
 {
     bst_ulong len = 0;
@@ -504,7 +184,11 @@ static ml4t_err_t s_compile(ml4t_model_t *m, ml4t_error_t *err)
     cJSON *root = cJSON_ParseWithLength(buf, (size_t)len);
     if (!root)
         return ml4t_error_set(err, ML4T_EFORMAT, "booster", "XGBoost's JSON dump did not parse");
-    rc = s_compile_json(m, root, err);
+    ml4t_error_t local;
+    ml4t_error_t *e = err ? err : &local;
+    rc = s_booster_names_check(m, root, e);
+    if (!rc && !(m->forest = ml4t_forest_from_xgboost_json(root, m->man.n_features, e)))
+        rc = e->code;
     cJSON_Delete(root);
     return rc;
 }
@@ -542,9 +226,7 @@ static void s_model_free(ml4t_model_t *m)
     if (m->booster)
         XGBoosterFree(m->booster);
     pthread_mutex_destroy(&m->xgb_lock);
-    free(m->nodes);
-    free(m->roots);
-    free(m->depth);
+    ml4t_forest_destroy(&m->forest);
     for (size_t i = 0; m->names && i < m->man.n_features; i++)
         free(m->names[i]);
     free(m->names);
@@ -608,7 +290,7 @@ const char *ml4t_model_feature_name(const ml4t_model_t *m, size_t i)
 
 size_t ml4t_model_n_trees(const ml4t_model_t *m)
 {
-    return m->n_trees;
+    return ml4t_forest_n_trees(m->forest);
 }
 
 void *ml4t_model_booster(const ml4t_model_t *m)

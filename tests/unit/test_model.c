@@ -52,6 +52,7 @@ static int s_fixture(void)
     s_fx.Xd = t_rows_to_double(s_fx.X, s_fx.n);
     ml4t_model_params_t p;
     ml4t_model_params_default(&p);
+    p.nthread = 1; /* OpenMP threads spin-wait badly on a busy 2-core machine */
     ml4t_error_t err;
     s_fx.model =
         ml4t_model_train(s_fx.X, s_fx.y, NULL, S_TRAIN_ROWS, T_ROW_K, t_row_names(), &p, &err);
@@ -66,6 +67,7 @@ static ml4t_model_t *s_small_model(int trees, uint32_t seed)
 {
     ml4t_model_params_t p;
     ml4t_model_params_default(&p);
+    p.nthread = 1; /* OpenMP threads spin-wait badly on a busy 2-core machine */
     p.n_estimators = trees;
     p.max_depth = 3;
     p.seed = seed;
@@ -219,6 +221,7 @@ static void t_params_errors_name_the_parameter(void)
     }
     /* several at once: the first is named, all are listed */
     ml4t_model_params_default(&p);
+    p.nthread = 1; /* OpenMP threads spin-wait badly on a busy 2-core machine */
     p.eta = -1;
     p.subsample = 2;
     CHECK_EQ_INT(ml4t_model_params_validate(&p, &err), ML4T_ERANGE);
@@ -234,6 +237,7 @@ static void t_train_rejects_bad_input(void)
     REQUIRE(s_fixture() == 0);
     ml4t_model_params_t p;
     ml4t_model_params_default(&p);
+    p.nthread = 1; /* OpenMP threads spin-wait badly on a busy 2-core machine */
     p.n_estimators = 2;
     ml4t_error_t err;
     const char *const *names = t_row_names();
@@ -313,6 +317,7 @@ static void t_progress_callback(void)
     REQUIRE(s_fixture() == 0);
     ml4t_model_params_t p;
     ml4t_model_params_default(&p);
+    p.nthread = 1; /* OpenMP threads spin-wait badly on a busy 2-core machine */
     p.n_estimators = 12;
     s_progress_t prog = {0};
     p.on_tree = s_on_tree;
@@ -354,6 +359,7 @@ static void t_class_balance_in_manifest(void)
     }
     ml4t_model_params_t p;
     ml4t_model_params_default(&p);
+    p.nthread = 1; /* OpenMP threads spin-wait badly on a busy 2-core machine */
     p.n_estimators = 3;
     ml4t_model_t *m = ml4t_model_train(s_fx.X, s_fx.y, w, n, T_ROW_K, t_row_names(), &p, NULL);
     REQUIRE(m);

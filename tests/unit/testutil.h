@@ -19,7 +19,10 @@ typedef struct {
 
 static int t_failed_checks;
 
-#define T_CASE(f) {#f, f}
+#define T_CASE(f)                                                                                  \
+    {                                                                                              \
+#f, f                                                                                      \
+    }
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

@@ -33,10 +33,10 @@
 extern "C" {
 #endif
 
-#define ML4T_MODEL_SCHEMA_VERSION   1  /* manifest.json "schema_version" */
-#define ML4T_MODEL_VERSION_MAX      64 /* bytes of a model version, without the NUL */
-#define ML4T_MODEL_FEATURE_NAME_MAX 63 /* bytes of a feature name, without the NUL */
-#define ML4T_MODEL_FEATURES_MAX     4096
+#define ML4T_MODEL_SCHEMA_VERSION   1    /* manifest.json "schema_version" */
+#define ML4T_MODEL_VERSION_MAX      64   /* bytes of a model version, without the NUL */
+#define ML4T_MODEL_FEATURE_NAME_MAX 63   /* bytes of a feature name, without the NUL */
+#define ML4T_MODEL_FEATURES_MAX     1024 /* = ML4T_FOREST_MAX_FEATURES */
 
 typedef struct ml4t_model ml4t_model_t;
 
@@ -52,7 +52,7 @@ typedef struct ml4t_model_params {
     char objective[32];           /* "binary:logistic" (the only one supported) */
     char tree_method[16];         /* "hist" | "approx" | "exact" */
     int n_estimators;             /* 100, boosting rounds, in [1, 100000] */
-    int max_depth;                /* 5, in [1, 32] */
+    int max_depth;                /* 5, in [1, 12] (ML4T_FOREST_MAX_DEPTH) */
     double eta;                   /* 0.1, in (0, 1] */
     double subsample;             /* 0.8, in (0, 1] */
     double colsample_bytree;      /* 1.0, in (0, 1] */
