@@ -18,22 +18,16 @@ typedef struct {
     const char *key;
     s_kind_t kind;
     size_t offset;
-    size_t size; /* strings: buffer size */
-    double lo;   /* numeric range */
+    size_t size;  /* strings: buffer size */
+    double lo;    /* numeric range */
     double hi;
     bool lo_open; /* lo excluded */
     const char *rule;
 } s_field_t;
 
 #define F_NUM(k, kind, lo, hi, lo_open, rule)                                                      \
-    {                                                                                              \
-#k, kind, offsetof(ml4t_config_t, k), 0, lo, hi, lo_open, rule                             \
-    }
-#define F_STR(k, rule)                                                                             \
-    {                                                                                              \
-#k, S_STRING, offsetof(ml4t_config_t, k), sizeof(((ml4t_config_t *)0)->k), 0, 0, false,    \
-            rule                                                                                   \
-    }
+    {#k, kind, offsetof(ml4t_config_t, k), 0, lo, hi, lo_open, rule}
+#define F_STR(k, rule) {#k, S_STRING, offsetof(ml4t_config_t, k), sizeof(((ml4t_config_t *)0)->k), 0, 0, false, rule}
 
 static const s_field_t s_fields[] = {
     F_STR(model_path, "a path, not empty"),
@@ -325,8 +319,8 @@ ml4t_err_t ml4t_config_get(const ml4t_config_t *cfg, const char *key, char *buf,
         size_t used = 0;
         buf[0] = '\0';
         for (size_t i = 0; i < cfg->n_features && used + 1 < size; i++)
-            used +=
-                (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "", cfg->features[i]);
+            used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? "," : "",
+                                     cfg->features[i]);
         break;
     }
     }

@@ -119,7 +119,8 @@ ml4t_err_t ml4t_bars_validate(const ml4t_bars_t *bars, ml4t_error_t *err)
         if (lo > hi)
             return s_bad_bar(err, ML4T_ERANGE, i, "low", "is above high", lo);
         if (bars->open[i] < lo || bars->open[i] > hi)
-            return s_bad_bar(err, ML4T_ERANGE, i, "open", "is outside [low, high]", bars->open[i]);
+            return s_bad_bar(err, ML4T_ERANGE, i, "open", "is outside [low, high]",
+                             bars->open[i]);
         if (bars->close[i] < lo || bars->close[i] > hi)
             return s_bad_bar(err, ML4T_ERANGE, i, "close", "is outside [low, high]",
                              bars->close[i]);
@@ -129,7 +130,8 @@ ml4t_err_t ml4t_bars_validate(const ml4t_bars_t *bars, ml4t_error_t *err)
         double bv = bars->buy_volume[i];
         if (!isnan(bv)) {
             if (!isfinite(bv) || bv < 0.0)
-                return s_bad_bar(err, ML4T_ERANGE, i, "buy_volume", "must be finite and >= 0", bv);
+                return s_bad_bar(err, ML4T_ERANGE, i, "buy_volume", "must be finite and >= 0",
+                                 bv);
             /* relative tolerance: exchanges round taker volume independently */
             if (bv > v * (1.0 + 1e-9) + 1e-12)
                 return s_bad_bar(err, ML4T_ERANGE, i, "buy_volume", "exceeds volume", bv);

@@ -4,9 +4,9 @@
 #include <string.h>
 
 static const char *s_names[ML4T_F_COUNT] = {
-    "volatility",       "natr",           "momentum",     "vol_of_vol",
-    "trend_strength",   "mean_reversion", "volume_ratio", "buy_imbalance",
-    "changepoint_prob", "run_length",     "side",
+    "volatility",     "natr",          "momentum",         "vol_of_vol",
+    "trend_strength", "mean_reversion", "volume_ratio",    "buy_imbalance",
+    "changepoint_prob", "run_length",  "side",
 };
 
 size_t ml4t_features_count(void)

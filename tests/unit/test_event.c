@@ -46,16 +46,16 @@ static void t_bad_values_named(void)
         double v;
         const char *field;
     } cases[] = {
-        {s.bars.close, NAN, "bars[5].close"},    {s.bars.open, -1.0, "bars[5].open"},
-        {s.bars.low, 11.0, "bars[5].low"},       {s.bars.close, 12.0, "bars[5].close"},
-        {s.bars.volume, -3.0, "bars[5].volume"}, {s.bars.buy_volume, 101.0, "bars[5].buy_volume"},
+        {s.bars.close, NAN, "bars[5].close"},       {s.bars.open, -1.0, "bars[5].open"},
+        {s.bars.low, 11.0, "bars[5].low"},          {s.bars.close, 12.0, "bars[5].close"},
+        {s.bars.volume, -3.0, "bars[5].volume"},    {s.bars.buy_volume, 101.0, "bars[5].buy_volume"},
         {s.bars.high, INFINITY, "bars[5].high"},
     };
     (void)cases;
     /* columns move on reserve; resolve pointers after filling */
     for (size_t k = 0; k < 7; k++) {
         s_fill(&s, 10);
-        double *cols[] = {s.bars.close,  s.bars.open,       s.bars.low, s.bars.close,
+        double *cols[] = {s.bars.close, s.bars.open,   s.bars.low, s.bars.close,
                           s.bars.volume, s.bars.buy_volume, s.bars.high};
         cols[k][5] = cases[k].v;
         CHECK(ml4t_signal_validate(&s, 1, 100, &err) != ML4T_OK);
@@ -121,8 +121,11 @@ static void t_error_table(void)
 }
 
 static const t_case_t cases[] = {
-    T_CASE(t_valid_signal),     T_CASE(t_bar_count_limits),
-    T_CASE(t_bad_values_named), T_CASE(t_append_and_clear_keep_capacity),
-    T_CASE(t_copy_id_limits),   T_CASE(t_error_table),
+    T_CASE(t_valid_signal),
+    T_CASE(t_bar_count_limits),
+    T_CASE(t_bad_values_named),
+    T_CASE(t_append_and_clear_keep_capacity),
+    T_CASE(t_copy_id_limits),
+    T_CASE(t_error_table),
 };
 T_MAIN(cases)

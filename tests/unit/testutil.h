@@ -19,10 +19,7 @@ typedef struct {
 
 static int t_failed_checks;
 
-#define T_CASE(f)                                                                                  \
-    {                                                                                              \
-#f, f                                                                                      \
-    }
+#define T_CASE(f) {#f, f}
 
 #define CHECK(cond)                                                                                \
     do {                                                                                           \

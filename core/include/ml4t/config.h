@@ -22,21 +22,21 @@ extern "C" {
 #define ML4T_FEATURE_NAME_MAX   32
 
 typedef struct ml4t_config {
-    char model_path[ML4T_CONFIG_PATH_MAX];          /* "models/meta_model.ubj" */
-    char data_dir[ML4T_CONFIG_PATH_MAX];            /* "data": history store, model registry */
-    double default_confidence;                      /* 0.5, in [0, 1] */
-    double retrain_accuracy_drop_threshold;         /* 0.10, in (0, 0.5] */
-    int64_t retrain_min_samples;                    /* 1000, >= 100 */
-    int64_t retrain_interval_bars;                  /* 0 = off, >= 0 */
-    bool redis_enabled;                             /* false */
+    char model_path[ML4T_CONFIG_PATH_MAX];      /* "models/meta_model.ubj" */
+    char data_dir[ML4T_CONFIG_PATH_MAX];        /* "data": history store, model registry */
+    double default_confidence;                  /* 0.5, in [0, 1] */
+    double retrain_accuracy_drop_threshold;     /* 0.10, in (0, 0.5] */
+    int64_t retrain_min_samples;                /* 1000, >= 100 */
+    int64_t retrain_interval_bars;              /* 0 = off, >= 0 */
+    bool redis_enabled;                         /* false */
     char channel_signals[ML4T_CONFIG_CHANNEL_MAX];  /* "nautilus:signals" */
     char channel_enriched[ML4T_CONFIG_CHANNEL_MAX]; /* "nautilus:enriched_signals" */
-    double inference_timeout_ms;                    /* 10, > 0 */
-    size_t n_features;                              /* features used by the model, in order */
+    double inference_timeout_ms;                /* 10, > 0 */
+    size_t n_features;                          /* features used by the model, in order */
     char features[ML4T_FEATURES_MAX][ML4T_FEATURE_NAME_MAX];
-    int64_t min_bars;          /* 100, >= 2, <= max_bars */
-    int64_t max_bars;          /* 10000, hard limit per signal, <= 1000000 */
-    int64_t max_message_bytes; /* 4 MiB, limit on one wire message */
+    int64_t min_bars;                           /* 100, >= 2, <= max_bars */
+    int64_t max_bars;                           /* 10000, hard limit per signal, <= 1000000 */
+    int64_t max_message_bytes;                  /* 4 MiB, limit on one wire message */
 } ml4t_config_t;
 
 /* Fill cfg with the defaults. */

@@ -23,7 +23,7 @@ extern "C" {
 #define ML4T_SCHEMA_VERSION 1
 
 typedef struct ml4t_bars {
-    uint64_t *ts; /* bar open time, ns since the Unix epoch, strictly increasing */
+    uint64_t *ts;       /* bar open time, ns since the Unix epoch, strictly increasing */
     double *open;
     double *high;
     double *low;
@@ -77,23 +77,23 @@ const char *ml4t_toxicity_level_name(ml4t_toxicity_level_t level);
 
 /* The position size and the factors that produced it (see ml4t_sizer). */
 typedef struct ml4t_size {
-    double size;       /* final size in [0, max_size]; 0 when below min_size */
-    int direction;     /* -1, 0, +1; 0 when size is 0 */
-    double raw;        /* before min/max */
-    double f_signal;   /* |signal|^giller */
-    double f_meta;     /* meta confidence */
-    double f_regime;   /* regime weight */
-    double f_toxicity; /* 1 - toxicity */
-    double f_kelly;    /* fractional Kelly */
-    bool capped;       /* raw > max_size */
-    bool below_min;    /* raw < min_size */
+    double size;          /* final size in [0, max_size]; 0 when below min_size */
+    int direction;        /* -1, 0, +1; 0 when size is 0 */
+    double raw;           /* before min/max */
+    double f_signal;      /* |signal|^giller */
+    double f_meta;        /* meta confidence */
+    double f_regime;      /* regime weight */
+    double f_toxicity;    /* 1 - toxicity */
+    double f_kelly;       /* fractional Kelly */
+    bool capped;          /* raw > max_size */
+    bool below_min;       /* raw < min_size */
 } ml4t_size_t;
 
 /* The trading policy's verdict on one signal (filled by the policy engine). */
 typedef struct ml4t_verdict {
-    bool present; /* false when no policy engine ran */
+    bool present;        /* false when no policy engine ran */
     bool allowed;
-    char reason[128]; /* why not allowed, or the rules that shaped it */
+    char reason[128];    /* why not allowed, or the rules that shaped it */
     double min_confidence;
     double max_risk_pct;
 } ml4t_verdict_t;
@@ -108,25 +108,25 @@ typedef struct ml4t_enriched {
     bool model_available;
     char model_version[ML4T_ID_MAX + 1];
     double regime_weight;
-    double toxicity; /* VPIN; NaN when not yet valid */
+    double toxicity;       /* VPIN; NaN when not yet valid */
     ml4t_toxicity_level_t toxicity_level;
     double changepoint_prob;
     ml4t_size_t size;
     ml4t_verdict_t verdict;
-    uint64_t latency_ns; /* total, in the node */
+    uint64_t latency_ns;          /* total, in the node */
     uint64_t latency_decode_ns;
     uint64_t latency_features_ns;
     uint64_t latency_predict_ns;
     uint64_t latency_encode_ns;
-    uint64_t ts_enriched; /* wall clock, ns */
+    uint64_t ts_enriched;         /* wall clock, ns */
 } ml4t_enriched_t;
 
 typedef struct ml4t_outcome {
     char instrument_id[ML4T_INSTRUMENT_MAX + 1];
     char signal_id[ML4T_ID_MAX + 1]; /* "" when the signal is named by ts_event */
-    uint64_t ts_event;               /* the signal's ts_event, 0 when signal_id given */
+    uint64_t ts_event;                /* the signal's ts_event, 0 when signal_id given */
     bool has_label;
-    int label; /* -1, 0, +1: the position's outcome */
+    int label;                        /* -1, 0, +1: the position's outcome */
     bool has_return;
     double realized_return;
     uint64_t ts_outcome;
@@ -134,7 +134,7 @@ typedef struct ml4t_outcome {
 
 typedef struct ml4t_error_event {
     ml4t_err_t code;
-    char reason[32]; /* ml4t_err_reason(code) */
+    char reason[32];                             /* ml4t_err_reason(code) */
     char message[ML4T_ERROR_MSG_MAX];
     char instrument_id[ML4T_INSTRUMENT_MAX + 1]; /* "" when unknown */
     char key[ML4T_ERROR_FIELD_MAX];              /* offending key, "" when unknown */
