@@ -8,7 +8,9 @@
     in between are zero: whichever way they route, the value is the same. So a
     walk is exactly D steps of `i = 2i + 1 + (x >= threshold)`: no child
     pointers to load, no data-dependent branch, and the S_GROUP walks of a
-    group are independent, so the CPU overlaps them.
+    group are independent, so the CPU overlaps them. The trees of a group are
+    interleaved node by node (node i of tree j at i*S_GROUP + j): the group's
+    roots share one cache line, and one index register per tree suffices.
 
     Missing values. A row is first widened into 2k floats: xf[j] is x[j] with
     NaN replaced by -inf, xf[k + j] the same with +inf. A split whose missing
@@ -39,8 +41,8 @@ typedef struct {
 
 typedef struct {
     uint32_t depth;     /* D: steps per walk */
-    uint32_t split_off; /* tree j of the group: splits[split_off + j * (2^D - 1) ...] */
-    uint32_t leaf_off;  /* tree j of the group: leaves[leaf_off + j * 2^D ...] */
+    uint32_t split_off; /* split i of tree j of the group: splits[split_off + i*S_GROUP + j] */
+    uint32_t leaf_off;  /* leaf l of tree j of the group: leaves[leaf_off + l*S_GROUP + j] */
 } s_group_t;
 
 struct ml4t_forest {
@@ -57,7 +59,11 @@ struct ml4t_forest {
 
 /* ---------------------------------------------------------------- evaluation */
 
-#define S_STEP(j) idx[j] = 2 * idx[j] + 1 + (xf[t##j[idx[j]].feat] >= t##j[idx[j]].thr)
+/* One level for tree j of the group. p is the interleaved position i*S_GROUP + j
+   of the tree's current node i; the child 2i + 1 + r sits at 2p + S_GROUP - j +
+   S_GROUP*r. */
+#define S_STEP(j)                                                                                  \
+    p##j = 2 * p##j + (S_GROUP - j) + S_GROUP * (size_t)(xf[s[p##j].feat] >= s[p##j].thr)
 
 float ml4t_forest_margin(const ml4t_forest_t *f, const double *x)
 {
@@ -72,12 +78,9 @@ float ml4t_forest_margin(const ml4t_forest_t *f, const double *x)
     float margin = f->base_margin;
     for (size_t g = 0; g < f->n_groups; g++) {
         const s_group_t *gr = &f->groups[g];
-        const uint32_t d = gr->depth, n_int = (1u << d) - 1;
-        const s_split_t *t0 = f->splits + gr->split_off, *t1 = t0 + n_int, *t2 = t1 + n_int,
-                        *t3 = t2 + n_int, *t4 = t3 + n_int, *t5 = t4 + n_int, *t6 = t5 + n_int,
-                        *t7 = t6 + n_int;
-        uint32_t idx[S_GROUP] = {0};
-        for (uint32_t level = 0; level < d; level++) {
+        const s_split_t *s = f->splits + gr->split_off;
+        size_t p0 = 0, p1 = 1, p2 = 2, p3 = 3, p4 = 4, p5 = 5, p6 = 6, p7 = 7;
+        for (uint32_t level = 0; level < gr->depth; level++) {
             S_STEP(0);
             S_STEP(1);
             S_STEP(2);
@@ -87,9 +90,17 @@ float ml4t_forest_margin(const ml4t_forest_t *f, const double *x)
             S_STEP(6);
             S_STEP(7);
         }
+        /* leaves are interleaved the same way, after the 2^D - 1 split levels */
+        const size_t off = ((1u << gr->depth) - 1) * S_GROUP;
         const float *lv = f->leaves + gr->leaf_off;
-        for (uint32_t j = 0; j < S_GROUP; j++)
-            margin += lv[(j << d) + idx[j] - n_int];
+        margin += lv[p0 - off];
+        margin += lv[p1 - off];
+        margin += lv[p2 - off];
+        margin += lv[p3 - off];
+        margin += lv[p4 - off];
+        margin += lv[p5 - off];
+        margin += lv[p6 - off];
+        margin += lv[p7 - off];
     }
     return margin;
 }
@@ -307,7 +318,7 @@ out:
 }
 
 /* Writes the subtree at `node` as dense node i (at `level`) of a complete tree
-   of the given depth. */
+   of the given depth; the tree's entries are S_GROUP apart (interleaved). */
 static void s_fill(const s_tree_arrays_t *t, int32_t node, uint32_t i, unsigned level,
                    unsigned depth, size_t k, s_split_t *splits, float *leaves)
 {
@@ -315,11 +326,11 @@ static void s_fill(const s_tree_arrays_t *t, int32_t node, uint32_t i, unsigned 
         uint32_t span = 1u << (depth - level);
         uint32_t first = (i + 1) * span - 1 - ((1u << depth) - 1);
         for (uint32_t u = 0; u < span; u++)
-            leaves[first + u] = t->cond[node];
+            leaves[(first + u) * S_GROUP] = t->cond[node];
         return;
     }
     uint32_t feat = (uint32_t)t->feature[node] + (t->default_left[node] ? 0u : (uint32_t)k);
-    splits[i] = (s_split_t){t->cond[node], feat};
+    splits[i * S_GROUP] = (s_split_t){t->cond[node], feat};
     s_fill(t, t->left[node], 2 * i + 1, level + 1, depth, k, splits, leaves);
     s_fill(t, t->right[node], 2 * i + 2, level + 1, depth, k, splits, leaves);
 }
@@ -409,9 +420,8 @@ static ml4t_err_t s_compile(ml4t_forest_t *f, const cJSON *trees, ml4t_error_t *
     for (size_t i = 0; !rc && i < f->n_trees; i++) {
         const s_group_t *gr = &f->groups[i / S_GROUP];
         size_t j = i % S_GROUP;
-        s_fill(&arr[i], 0, 0, 0, gr->depth, f->n_features,
-               f->splits + gr->split_off + j * ((1u << gr->depth) - 1),
-               f->leaves + gr->leaf_off + (j << gr->depth));
+        s_fill(&arr[i], 0, 0, 0, gr->depth, f->n_features, f->splits + gr->split_off + j,
+               f->leaves + gr->leaf_off + j);
     }
     for (size_t i = 0; arr && i < f->n_trees; i++)
         s_tree_arrays_free(&arr[i]);
