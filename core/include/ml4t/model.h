@@ -121,7 +121,9 @@ ml4t_err_t ml4t_model_predict_xgb(const ml4t_model_t *m, const double *X, size_t
 
 /* Write the booster to path (UBJSON) and manifest.json beside it, each atomically
    (temporary file, fsync, rename, fsync of the directory), booster first. Creates
-   the directory if missing. Updates the manifest's booster checksum and size. */
+   the directory if missing. Records the file name, size and checksum in the
+   manifest (only written when they change: saving a shared model under the
+   file name it was loaded from or saved to before touches nothing readers see). */
 ml4t_err_t ml4t_model_save(ml4t_model_t *m, const char *path, ml4t_error_t *err);
 
 /* Load the booster at path and <dir>/manifest.json. Refuses, with err naming the
