@@ -86,7 +86,7 @@ static cJSON *s_config_json(const ml4t_train_config_t *c, bool default_primary)
     s_num(m, "subsample", c->model.subsample);
     s_num(m, "colsample", c->model.colsample);
     s_num(m, "min_child_weight", c->model.min_child_weight);
-    s_num(m, "lambda", c->model.lambda);
+    cJSON_AddBoolToObject(m, "balance_classes", c->model.balance_classes);
     s_num(m, "nthread", c->model.nthread);
     s_num(m, "seed", (double)c->model.seed);
     cJSON_AddBoolToObject(o, "shuffle_labels", c->shuffle_labels);
@@ -319,6 +319,7 @@ static void s_svg_open(FILE *out, const char *title, const char *xlabel, const c
     fprintf(out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"%.0f\" "
             "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n"
             "<text x=\"%.0f\" y=\"20\" class=\"title\">",
             S_W, S_H, S_W, S_H, S_W / 2);
     s_esc(out, title);
@@ -338,7 +339,7 @@ static void s_axes(FILE *out, double xlo, double xhi, int xticks, double ylo, do
         double v = ylo + (yhi - ylo) * i / yticks, y = s_py(v, ylo, yhi);
         fprintf(out,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" class=\"grid\"/>"
-                "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">%.2f</text>\n",
+                "<text x=\"%.1f\" y=\"%.1f\" class=\"tick l\">%.2f</text>\n",
                 S_ML, y, S_W - S_MR, y, S_ML - 5, y + 4, v);
     }
     for (int i = 0; xticks && i <= xticks; i++) {
@@ -454,7 +455,8 @@ static void s_plot_bars(const ml4t_train_result_t *res, const s_bars_t *spec, FI
     double lo, hi;
     s_bar_range(res, spec, &lo, &hi);
     s_svg_open(out, spec->title, "test fold", spec->ylabel);
-    s_axes(out, 0, 1, 0, lo, hi, 5);
+    int ticks = (int)lround((hi - lo) * 10.0); /* a tick every 0.1 */
+    s_axes(out, 0, 1, 0, lo, hi, ticks >= 2 ? ticks : 5);
     size_t groups = res->n_folds + 1;
     double gw = (S_W - S_ML - S_MR) / (double)groups, bw = gw * 0.36;
     const char *colors[2] = {s_blue, s_orange};
@@ -508,6 +510,7 @@ static void s_plot_importance(const ml4t_train_result_t *res, FILE *out)
     fprintf(out,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"plot\" width=\"%.0f\" "
             "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" role=\"img\">\n"
+            "<rect width=\"100%%\" height=\"100%%\" fill=\"#fff\"/>\n"
             "<text x=\"%.0f\" y=\"20\" class=\"title\">Feature importance (share of total "
             "gain, final model)</text>\n",
             S_W, h, S_W, h, S_W / 2);
@@ -515,12 +518,11 @@ static void s_plot_importance(const ml4t_train_result_t *res, FILE *out)
         size_t i = order[r];
         double v = res->importance_gain[i], y = S_MT + row * (double)r;
         double w = max > 0 && isfinite(v) ? width * v / max : 0.0;
-        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"end\">", left - 6,
-                y + 14);
+        fprintf(out, "<text x=\"%.1f\" y=\"%.1f\" class=\"tick l\">", left - 6, y + 14);
         s_esc(out, res->feature_names[i]);
         fprintf(out,
                 "</text><rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"16\" fill=\"%s\"/>"
-                "<text x=\"%.1f\" y=\"%.1f\" class=\"tick\" text-anchor=\"start\">%.1f%%</text>\n",
+                "<text x=\"%.1f\" y=\"%.1f\" class=\"tick r\">%.1f%%</text>\n",
                 left, y + 2, w, s_blue, left + w + 4, y + 14, isfinite(v) ? 100.0 * v : 0.0);
     }
     fputs("</svg>\n", out);
@@ -625,7 +627,7 @@ static const char *s_css =
     ".plot .title{font-size:13px;text-anchor:middle;font-weight:600}"
     ".plot .axis{font-size:11px;text-anchor:middle}.plot .tick{text-anchor:middle}"
     ".grid{stroke:#eee}.frame{fill:none;stroke:#999}.ref{stroke:#888;stroke-dasharray:4 3}"
-    ".hist{fill:#c9d6e8}";
+    ".hist{fill:#c9d6e8}.plot .l{text-anchor:end}.plot .r{text-anchor:start}";
 
 void ml4t_report_html(const ml4t_train_result_t *res, const ml4t_report_info_t *info, FILE *out)
 {

@@ -24,9 +24,9 @@ void ml4t_train_config_default(ml4t_train_config_t *cfg)
         .subsample = 0.8,
         .colsample = 0.8,
         .min_child_weight = 5.0,
-        .lambda = 1.0,
         .nthread = 0,
         .seed = 42,
+        .balance_classes = true,
     };
     cfg->shuffle_seed = 1;
 }
@@ -57,9 +57,6 @@ static ml4t_err_t s_validate_model(const ml4t_train_model_params_t *m, ml4t_erro
         return ml4t_error_set(err, ML4T_EINVAL, "model.min_child_weight",
                               "min_child_weight must be finite and >= 0, got %g",
                               m->min_child_weight);
-    if (!s_in(m->lambda, 0.0, 1e9, false))
-        return ml4t_error_set(err, ML4T_EINVAL, "model.lambda",
-                              "lambda must be finite and >= 0, got %g", m->lambda);
     if (m->nthread < 0 || m->nthread > 1024)
         return ml4t_error_set(err, ML4T_EINVAL, "model.nthread",
                               "nthread must be in [0, 1024] (0 = every core), got %d", m->nthread);

@@ -65,9 +65,11 @@ typedef struct ml4t_train_model_params {
     double subsample;        /* 0.8, (0, 1] */
     double colsample;        /* 0.8, (0, 1] per tree */
     double min_child_weight; /* 5, >= 0 */
-    double lambda;           /* 1, >= 0: L2 on leaf weights */
     int nthread;             /* 0 = every core */
-    uint64_t seed;           /* 42 */
+    uint32_t seed;           /* 42 */
+    /* true: positives weighted by negatives/positives (scale_pos_weight), so that
+       p >= 0.5 means "better odds than the average signal"; false: raw odds */
+    bool balance_classes;
 } ml4t_train_model_params_t;
 
 typedef struct ml4t_train_config {
@@ -136,6 +138,22 @@ bool ml4t_train_result_meets_minimum_accuracy(const ml4t_train_result_t *res, do
 double ml4t_train_result_kept_share(const ml4t_train_result_t *res);
 
 const char *ml4t_train_stage_name(ml4t_train_stage_t stage);
+
+typedef struct ml4t_model ml4t_model_t; /* see ml4t/model.h */
+
+/* Run the pipeline on bars (at least ML4T_TRAIN_MIN_BARS, valid per
+   ml4t_bars_validate) with primary signals[0 .. bars->n) in {-1, 0, +1}, or NULL
+   for the default EMA crossover. Fills res (caller owns; overwritten). When
+   model_out is non-NULL it gets the final model (one reference, caller owns; its
+   manifest carries the training window, label settings and out-of-sample
+   metrics; save it with ml4t_model_save). Errors: config errors; ML4T_ENODATA
+   "bars" (too few bars) or "samples" (too few resolved signals for the folds);
+   bar validation errors; ML4T_ERANGE "signals[i]"; ML4T_EMODEL from XGBoost,
+   naming the fold; ML4T_ENOMEM. Allocates working memory for the call only
+   (about n_bars * 12 doubles at its peak) and frees it. */
+ml4t_err_t ml4t_train_run(const ml4t_train_config_t *cfg, const ml4t_bars_t *bars,
+                          const int *signals, ml4t_train_result_t *res, ml4t_model_t **model_out,
+                          ml4t_error_t *err);
 
 #ifdef __cplusplus
 }
