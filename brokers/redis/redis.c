@@ -1,0 +1,1200 @@
+/*  ml4t_transport_redis_pubsub and ml4t_transport_redis_streams (hiredis 0.14).
+
+    Both keep two connections: pub/sub because a subscribed connection cannot
+    publish; Streams so that acks and XADDs never queue behind a blocked
+    XREADGROUP. Replies are read only after poll() says the socket is readable:
+    hiredis 0.14 marks a blocking context dead when a read times out, so we
+    never let a read time out. A write to a peer that vanished would raise
+    SIGPIPE; it is blocked and swallowed around each write.
+
+    Reconnects: a dropped connection is retried at once, then after backoff_min
+    doubling up to backoff_max; the wait happens inside recv, within its
+    timeout. After a reconnect, pub/sub re-subscribes and Streams recreates a
+    missing group, resends acks taken while Redis was away, and re-reads its
+    own pending entries (a reply lost in flight may have moved entries there).
+
+    Streams delivery: at least once from Redis; this transport remembers the
+    last dedup_window ids it delivered and delivers none of them twice, so an
+    application that acks what it handled sees each entry once (see
+    docs/brokers.md for the exact conditions). */
+#include "ml4t/transport.h"
+
+#include <assert.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- connection */
+
+typedef struct {
+    redisContext *c; /* NULL while disconnected */
+    const ml4t_transport_config_t *cfg;
+    ml4t_transport_health_t *health;
+    int64_t next_attempt_ms;
+    int backoff_ms;
+    bool ever_connected;
+    bool fresh; /* connected since the owner last looked: re-subscribe, re-read pending */
+} s_conn_t;
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void s_conn_init(s_conn_t *conn, const ml4t_transport_config_t *cfg,
+                        ml4t_transport_health_t *health)
+{
+    memset(conn, 0, sizeof *conn);
+    conn->cfg = cfg;
+    conn->health = health;
+    conn->backoff_ms = cfg->redis.backoff_min_ms;
+}
+
+static void s_conn_drop(s_conn_t *conn, const char *why)
+{
+    if (conn->c) {
+        ml4t_error_set(&conn->health->last_error, ML4T_EIO, "redis", "connection lost: %s", why);
+        redisFree(conn->c);
+        conn->c = NULL;
+        conn->next_attempt_ms = s_now_ms(); /* the first retry is immediate */
+    }
+}
+
+/* Close and schedule the next attempt after the current backoff, which doubles. */
+static void s_conn_backoff(s_conn_t *conn)
+{
+    if (conn->c)
+        redisFree(conn->c);
+    conn->c = NULL;
+    conn->next_attempt_ms = s_now_ms() + conn->backoff_ms;
+    conn->backoff_ms *= 2;
+    if (conn->backoff_ms > conn->cfg->redis.backoff_max_ms)
+        conn->backoff_ms = conn->cfg->redis.backoff_max_ms;
+}
+
+static void s_conn_fail(s_conn_t *conn, const char *field, const char *why)
+{
+    ml4t_error_set(&conn->health->last_error, ML4T_EIO, field, "%s:%d: %s", conn->cfg->redis.host,
+                   conn->cfg->redis.port, why);
+    s_conn_backoff(conn);
+}
+
+/* Flush the output buffer with SIGPIPE blocked; a SIGPIPE raised by our write is consumed. */
+static int s_conn_flush(s_conn_t *conn)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    bool was_pending = sigismember(&pending, SIGPIPE);
+    int done = 0, rc = REDIS_OK;
+    while (!done && rc == REDIS_OK)
+        rc = redisBufferWrite(conn->c, &done);
+    if (rc != REDIS_OK && !was_pending) {
+        struct timespec zero = {0, 0};
+        sigpending(&pending);
+        if (sigismember(&pending, SIGPIPE))
+            sigtimedwait(&pipe_set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+static ml4t_err_t s_conn_send(s_conn_t *conn, int argc, const char **argv, const size_t *lens)
+{
+    if (!conn->c)
+        return ML4T_EIO;
+    if (redisAppendCommandArgv(conn->c, argc, argv, lens) != REDIS_OK ||
+        s_conn_flush(conn) != REDIS_OK) {
+        s_conn_drop(conn, conn->c->errstr[0] ? conn->c->errstr : "write failed");
+        return ML4T_EIO;
+    }
+    return ML4T_OK;
+}
+
+/* One reply within timeout_ms (-1 = forever). ETIMEOUT leaves the context usable. */
+static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeout_ms)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    for (;;) {
+        if (!conn->c)
+            return ML4T_EIO;
+        void *r = NULL;
+        if (redisGetReplyFromReader(conn->c, &r) != REDIS_OK) {
+            s_conn_drop(conn, conn->c->errstr);
+            return ML4T_EIO;
+        }
+        if (r) {
+            *reply = r;
+            return ML4T_OK;
+        }
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - s_now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        struct pollfd pfd = {conn->c->fd, POLLIN, 0};
+        int n = poll(&pfd, 1, wait);
+        if (n == 0)
+            return ML4T_ETIMEOUT;
+        if (n < 0)
+            continue; /* EINTR */
+        if (redisBufferRead(conn->c) != REDIS_OK) {
+            s_conn_drop(conn, conn->c->errstr);
+            return ML4T_EIO;
+        }
+    }
+}
+
+/* A synchronous command. A reply not back within io_timeout_ms leaves the
+   connection out of step with its replies, so it is dropped. */
+static ml4t_err_t s_conn_cmd(s_conn_t *conn, int argc, const char **argv, const size_t *lens,
+                             redisReply **reply)
+{
+    ml4t_err_t rc = s_conn_send(conn, argc, argv, lens);
+    if (rc == ML4T_OK)
+        rc = s_conn_read(conn, reply, conn->cfg->redis.io_timeout_ms);
+    if (rc == ML4T_ETIMEOUT) {
+        s_conn_drop(conn, "no reply within redis.io_timeout_ms");
+        rc = ML4T_EIO;
+    }
+    return rc;
+}
+
+static ml4t_err_t s_conn_cmdv(s_conn_t *conn, redisReply **reply, int argc, const char **argv)
+{
+    size_t lens[64];
+    assert(argc <= 64);
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return s_conn_cmd(conn, argc, argv, lens, reply);
+}
+
+static ml4t_err_t s_conn_auth(s_conn_t *conn)
+{
+    const ml4t_transport_config_t *cfg = conn->cfg;
+    if (cfg->redis.password[0] == '\0')
+        return ML4T_OK;
+    /* hiredis 0.14 has no redisOptions: an ACL user is just AUTH's first argument */
+    const char *argv[3] = {"AUTH", cfg->redis.username, cfg->redis.password};
+    int argc = 3;
+    if (cfg->redis.username[0] == '\0') {
+        argv[1] = cfg->redis.password;
+        argc = 2;
+    }
+    redisReply *r = NULL;
+    ml4t_err_t rc = s_conn_cmdv(conn, &r, argc, argv);
+    if (rc == ML4T_OK && r->type == REDIS_REPLY_ERROR) {
+        ml4t_error_set(&conn->health->last_error, ML4T_EINVAL, "redis.password", "AUTH: %s",
+                       r->str);
+        rc = ML4T_EINVAL;
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* Connected now, or ML4T_EIO (and the time of the next attempt is set). */
+static ml4t_err_t s_conn_ensure(s_conn_t *conn)
+{
+    if (conn->c)
+        return ML4T_OK;
+    if (s_now_ms() < conn->next_attempt_ms)
+        return ML4T_EIO;
+    int ms = conn->cfg->redis.connect_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    conn->c = redisConnectWithTimeout(conn->cfg->redis.host, conn->cfg->redis.port, tv);
+    if (!conn->c || conn->c->err) {
+        s_conn_fail(conn, "redis.host", conn->c ? conn->c->errstr : "out of memory");
+        return ML4T_EIO;
+    }
+    if (s_conn_auth(conn) != ML4T_OK) {
+        s_conn_backoff(conn); /* a refused AUTH is retried too: the password may be fixed */
+        return ML4T_EIO;
+    }
+    conn->backoff_ms = conn->cfg->redis.backoff_min_ms;
+    if (conn->ever_connected)
+        conn->health->reconnects++;
+    conn->ever_connected = true;
+    conn->fresh = true;
+    return ML4T_OK;
+}
+
+/* Milliseconds until the connection may be tried again (0 = now). */
+static int64_t s_conn_wait_ms(const s_conn_t *conn)
+{
+    int64_t d = conn->next_attempt_ms - s_now_ms();
+    return d > 0 ? d : 0;
+}
+
+static int64_t s_left_ms(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t d = deadline - s_now_ms();
+    return d > 0 ? d : 0;
+}
+
+/* Wait for the next reconnect attempt, within the deadline. false when out of time. */
+static bool s_backoff_wait(const s_conn_t *conn, int64_t deadline)
+{
+    int64_t left = s_left_ms(deadline);
+    if (left == 0)
+        return false;
+    int64_t wait = s_conn_wait_ms(conn);
+    s_sleep_ms(left < 0 || wait < left ? wait : left);
+    return true;
+}
+
+static ml4t_err_t s_check_config(const ml4t_transport_config_t *cfg, ml4t_error_t *err)
+{
+    if (cfg->redis.host[0] == '\0')
+        return ml4t_error_set(err, ML4T_EINVAL, "redis.host", "redis.host is empty");
+    if (cfg->redis.port < 1 || cfg->redis.port > 65535)
+        return ml4t_error_set(err, ML4T_ERANGE, "redis.port", "redis.port=%d: not in [1, 65535]",
+                              cfg->redis.port);
+    if (cfg->redis.backoff_min_ms < 1 || cfg->redis.backoff_max_ms < cfg->redis.backoff_min_ms)
+        return ml4t_error_set(
+            err, ML4T_ERANGE, "redis.backoff_max_ms",
+            "redis.backoff_min_ms=%d, redis.backoff_max_ms=%d: need 1 <= min <= max",
+            cfg->redis.backoff_min_ms, cfg->redis.backoff_max_ms);
+    if (cfg->redis.io_timeout_ms < 1 || cfg->redis.connect_timeout_ms < 1)
+        return ml4t_error_set(err, ML4T_ERANGE, "redis.io_timeout_ms",
+                              "redis.io_timeout_ms and redis.connect_timeout_ms must be >= 1");
+    return ML4T_OK;
+}
+
+static void s_fill_frame(ml4t_frame_t *frame, const redisReply *topic, const redisReply *payload)
+{
+    frame->topic = topic->str;
+    frame->topic_len = topic->len;
+    frame->payload = payload->str;
+    frame->payload_len = payload->len;
+    frame->id[0] = '\0';
+    frame->source = NULL;
+    frame->origin = 0;
+}
+
+/* ---------------------------------------------------------------- pub/sub */
+
+typedef struct {
+    ml4t_transport_config_t cfg;
+    ml4t_transport_health_t health;
+    s_conn_t sub, pub;
+    char **patterns; /* escaped prefix + "*", re-sent after each reconnect */
+    size_t n_patterns;
+    redisReply *last; /* backs the last frame */
+} s_pubsub_t;
+
+static void s_pubsub_close(void **state)
+{
+    if (!state || !*state)
+        return;
+    s_pubsub_t *self = *state;
+    if (self->last)
+        freeReplyObject(self->last);
+    if (self->sub.c)
+        redisFree(self->sub.c);
+    if (self->pub.c)
+        redisFree(self->pub.c);
+    for (size_t i = 0; i < self->n_patterns; i++)
+        free(self->patterns[i]);
+    free(self->patterns);
+    free(self);
+    *state = NULL;
+}
+
+static ml4t_err_t s_pubsub_init(void **state, const ml4t_transport_config_t *cfg, ml4t_error_t *err)
+{
+    ml4t_err_t rc = s_check_config(cfg, err);
+    if (rc != ML4T_OK)
+        return rc;
+    s_pubsub_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return ml4t_error_set(err, ML4T_ENOMEM, "redis", "cannot allocate the Redis transport");
+    self->cfg = *cfg;
+    self->health.active = -1;
+    s_conn_init(&self->sub, &self->cfg, &self->health);
+    s_conn_init(&self->pub, &self->cfg, &self->health);
+    s_conn_ensure(&self->sub); /* Redis being down now is not an error: we retry */
+    s_conn_ensure(&self->pub);
+    *state = self;
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_psubscribe(s_pubsub_t *self, const char *pattern)
+{
+    const char *argv[2] = {"PSUBSCRIBE", pattern};
+    size_t lens[2] = {10, strlen(pattern)};
+    return s_conn_send(&self->sub, 2, argv, lens); /* the confirmation is skipped by recv */
+}
+
+static ml4t_err_t s_pubsub_subscribe(void *state, const char *prefix, ml4t_error_t *err)
+{
+    s_pubsub_t *self = state;
+    size_t n = strlen(prefix);
+    char *pattern = malloc(2 * n + 2);
+    char **grown = realloc(self->patterns, (self->n_patterns + 1) * sizeof *grown);
+    if (!pattern || !grown) {
+        free(pattern);
+        if (grown)
+            self->patterns = grown;
+        return ml4t_error_set(err, ML4T_ENOMEM, "subscribe", "cannot store a subscription");
+    }
+    self->patterns = grown;
+    char *p = pattern;
+    for (size_t i = 0; i < n; i++) {
+        if (strchr("*?[]\\", prefix[i])) /* a prefix, not a glob */
+            *p++ = '\\';
+        *p++ = prefix[i];
+    }
+    *p++ = '*';
+    *p = '\0';
+    self->patterns[self->n_patterns++] = pattern;
+    if (self->sub.c)
+        s_psubscribe(self, pattern);
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_pubsub_publish(void *state, const char *topic, const void *data, size_t len,
+                                   ml4t_error_t *err)
+{
+    s_pubsub_t *self = state;
+    const char *argv[3] = {"PUBLISH", topic, data};
+    size_t lens[3] = {7, strlen(topic), len};
+    redisReply *r = NULL;
+    ml4t_err_t rc = s_conn_ensure(&self->pub);
+    if (rc == ML4T_OK)
+        rc = s_conn_cmd(&self->pub, 3, argv, lens, &r);
+    if (rc == ML4T_OK && r->type == REDIS_REPLY_ERROR) {
+        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "PUBLISH: %s", r->str);
+        rc = ML4T_EIO;
+    }
+    if (r)
+        freeReplyObject(r);
+    if (rc != ML4T_OK) {
+        self->health.dropped++;
+        return ml4t_error_set(err, ML4T_EIO, "redis", "frame dropped: %s",
+                              self->health.last_error.msg);
+    }
+    self->health.sent++;
+    return ML4T_OK;
+}
+
+/* A pub/sub push that carries a message: pmessage (4 parts) or message (3). */
+static bool s_pubsub_take(s_pubsub_t *self, redisReply *r, ml4t_frame_t *frame)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return false;
+    const char *kind = r->element[0]->str;
+    size_t t = 0;
+    if (strcmp(kind, "pmessage") == 0 && r->elements == 4)
+        t = 2;
+    else if (strcmp(kind, "message") == 0 && r->elements == 3)
+        t = 1;
+    if (t == 0 || r->element[t]->type != REDIS_REPLY_STRING ||
+        r->element[t + 1]->type != REDIS_REPLY_STRING)
+        return false;
+    s_fill_frame(frame, r->element[t], r->element[t + 1]);
+    self->last = r;
+    self->health.received++;
+    return true;
+}
+
+static ml4t_err_t s_pubsub_recv(void *state, ml4t_frame_t *frame, int timeout_ms, ml4t_error_t *err)
+{
+    s_pubsub_t *self = state;
+    if (self->last) {
+        freeReplyObject(self->last);
+        self->last = NULL;
+    }
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    for (;;) {
+        if (s_conn_ensure(&self->sub) != ML4T_OK) {
+            if (!s_backoff_wait(&self->sub, deadline))
+                break;
+            continue;
+        }
+        if (self->sub.fresh) {
+            self->sub.fresh = false;
+            for (size_t i = 0; i < self->n_patterns && self->sub.c; i++)
+                s_psubscribe(self, self->patterns[i]);
+            continue;
+        }
+        redisReply *r = NULL;
+        ml4t_err_t rc = s_conn_read(&self->sub, &r, s_left_ms(deadline));
+        if (rc == ML4T_ETIMEOUT)
+            break;
+        if (rc != ML4T_OK)
+            continue;
+        if (s_pubsub_take(self, r, frame))
+            return ML4T_OK;
+        freeReplyObject(r); /* psubscribe confirmations */
+    }
+    return ml4t_error_set(err, ML4T_ETIMEOUT, "recv", "no frame within %d ms", timeout_ms);
+}
+
+static ml4t_err_t s_pubsub_health(void *state, ml4t_transport_health_t *out)
+{
+    s_pubsub_t *self = state;
+    self->health.connected = self->sub.c != NULL && self->pub.c != NULL;
+    *out = self->health;
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_redis_endpoint(const ml4t_transport_config_t *cfg, char *buf, size_t size)
+{
+    snprintf(buf, size, "redis://%s:%d", cfg->redis.host, cfg->redis.port);
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_pubsub_endpoint(void *state, ml4t_transport_dir_t dir, char *buf, size_t size)
+{
+    (void)dir;
+    return s_redis_endpoint(&((s_pubsub_t *)state)->cfg, buf, size);
+}
+
+const ml4t_transport_ops_t ml4t_transport_redis_pubsub = {
+    .abi_version = ML4T_TRANSPORT_ABI_VERSION,
+    .name = "redis-pubsub",
+    .init = s_pubsub_init,
+    .close = s_pubsub_close,
+    .publish = s_pubsub_publish,
+    .subscribe = s_pubsub_subscribe,
+    .recv = s_pubsub_recv,
+    .ack = NULL,
+    .health = s_pubsub_health,
+    .endpoint = s_pubsub_endpoint,
+};
+
+/* ---------------------------------------------------------------- Streams */
+
+#define S_STREAMS_MAX 16
+
+enum { S_SEEN_NONE = 0, S_SEEN_DELIVERED = 1, S_SEEN_ACKED = 2 };
+
+typedef struct {
+    uint64_t ms, seq;
+    uint32_t stream;
+    uint32_t state; /* S_SEEN_*; 0 marks an empty slot */
+} s_id_t;
+
+/* The last `window` delivered ids: a ring gives the eviction order, an
+   open-addressing table (linear probing, backward-shift deletion) the lookup. */
+typedef struct {
+    s_id_t *slots;
+    size_t mask;
+    s_id_t *ring;
+    size_t window, head, n;
+} s_seen_t;
+
+static size_t s_id_hash(const s_id_t *k)
+{
+    uint64_t h = k->ms * 0x9E3779B97F4A7C15ull ^ (k->seq + k->stream) * 0xC2B2AE3D27D4EB4Full;
+    h ^= h >> 31;
+    return (size_t)(h * 0x94D049BB133111EBull >> 17);
+}
+
+static bool s_id_eq(const s_id_t *a, const s_id_t *b)
+{
+    return a->ms == b->ms && a->seq == b->seq && a->stream == b->stream;
+}
+
+static bool s_seen_init(s_seen_t *seen, size_t window)
+{
+    memset(seen, 0, sizeof *seen);
+    if (window == 0)
+        return true;
+    size_t cap = 2;
+    while (cap < 2 * window)
+        cap *= 2;
+    seen->slots = calloc(cap, sizeof *seen->slots);
+    seen->ring = calloc(window, sizeof *seen->ring);
+    seen->mask = cap - 1;
+    seen->window = window;
+    return seen->slots && seen->ring;
+}
+
+static void s_seen_destroy(s_seen_t *seen)
+{
+    free(seen->slots);
+    free(seen->ring);
+}
+
+static s_id_t *s_seen_find(s_seen_t *seen, const s_id_t *key)
+{
+    if (!seen->window)
+        return NULL;
+    for (size_t i = s_id_hash(key) & seen->mask;; i = (i + 1) & seen->mask) {
+        if (seen->slots[i].state == S_SEEN_NONE)
+            return NULL;
+        if (s_id_eq(&seen->slots[i], key))
+            return &seen->slots[i];
+    }
+}
+
+static void s_seen_delete(s_seen_t *seen, s_id_t *slot)
+{
+    size_t i = (size_t)(slot - seen->slots);
+    for (;;) {
+        seen->slots[i].state = S_SEEN_NONE;
+        size_t j = i;
+        for (;;) {
+            j = (j + 1) & seen->mask;
+            if (seen->slots[j].state == S_SEEN_NONE)
+                return;
+            size_t k = s_id_hash(&seen->slots[j]) & seen->mask;
+            bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
+            if (!stays)
+                break;
+        }
+        seen->slots[i] = seen->slots[j];
+        i = j;
+    }
+}
+
+static void s_seen_put(s_seen_t *seen, const s_id_t *key, uint32_t state)
+{
+    if (!seen->window)
+        return;
+    s_id_t *slot = s_seen_find(seen, key);
+    if (slot) {
+        slot->state = state;
+        return;
+    }
+    if (seen->n == seen->window) {
+        s_id_t *old = s_seen_find(seen, &seen->ring[seen->head]);
+        if (old)
+            s_seen_delete(seen, old);
+        seen->head = (seen->head + 1) % seen->window;
+        seen->n--;
+    }
+    seen->ring[(seen->head + seen->n++) % seen->window] = *key;
+    size_t i = s_id_hash(key) & seen->mask;
+    while (seen->slots[i].state != S_SEEN_NONE)
+        i = (i + 1) & seen->mask;
+    seen->slots[i] = *key;
+    seen->slots[i].state = state;
+}
+
+static bool s_id_parse(const char *id, uint32_t stream, s_id_t *out)
+{
+    char *end = NULL;
+    out->ms = strtoull(id, &end, 10);
+    if (end == id || *end != '-')
+        return false;
+    const char *p = end + 1;
+    out->seq = strtoull(p, &end, 10);
+    out->stream = stream;
+    out->state = S_SEEN_NONE;
+    return end != p && *end == '\0';
+}
+
+typedef struct {
+    char key[ML4T_TRANSPORT_NAME_MAX];
+    char cursor[ML4T_TRANSPORT_ID_MAX]; /* where the re-read of our pending entries stands */
+    bool need_pending;
+} s_stream_t;
+
+typedef struct {
+    uint32_t stream;
+    char id[ML4T_TRANSPORT_ID_MAX];
+} s_ack_t;
+
+typedef struct {
+    uint32_t stream;
+    const redisReply *entry; /* [id, [field, value, ...]] inside batch */
+} s_item_t;
+
+typedef struct {
+    ml4t_transport_config_t cfg;
+    ml4t_transport_health_t health;
+    s_conn_t rd;  /* XREADGROUP ... BLOCK only */
+    s_conn_t cmd; /* everything else */
+    s_stream_t streams[S_STREAMS_MAX];
+    size_t n_streams;
+    bool groups_ready;
+    bool read_inflight;
+    redisReply *batch; /* backs the frames of the current batch */
+    s_item_t *items;
+    size_t n_items, pos, cap_items;
+    s_seen_t seen;
+    s_ack_t *acks; /* acks to send (taken while Redis was away, or re-acks) */
+    size_t n_acks, cap_acks;
+    int64_t next_claim_ms;
+} s_streams_t;
+
+static void s_batch_free(s_streams_t *self)
+{
+    if (self->batch)
+        freeReplyObject(self->batch);
+    self->batch = NULL;
+    self->n_items = self->pos = 0;
+}
+
+static void s_streams_close(void **state)
+{
+    if (!state || !*state)
+        return;
+    s_streams_t *self = *state;
+    s_batch_free(self);
+    if (self->rd.c)
+        redisFree(self->rd.c);
+    if (self->cmd.c)
+        redisFree(self->cmd.c);
+    s_seen_destroy(&self->seen);
+    free(self->items);
+    free(self->acks);
+    free(self);
+    *state = NULL;
+}
+
+static ml4t_err_t s_streams_check(ml4t_transport_config_t *cfg, ml4t_error_t *err)
+{
+    ml4t_err_t rc = s_check_config(cfg, err);
+    if (rc != ML4T_OK)
+        return rc;
+    if (cfg->redis.group[0] == '\0')
+        return ml4t_error_set(err, ML4T_EINVAL, "redis.group", "redis.group is empty");
+    if (cfg->redis.count < 1 || cfg->redis.block_ms < 1)
+        return ml4t_error_set(err, ML4T_ERANGE, "redis.count",
+                              "redis.count=%d and redis.block_ms=%d must be >= 1", cfg->redis.count,
+                              cfg->redis.block_ms);
+    if (cfg->redis.dedup_window < 0)
+        return ml4t_error_set(err, ML4T_ERANGE, "redis.dedup_window",
+                              "redis.dedup_window=%d: must be >= 0", cfg->redis.dedup_window);
+    if (cfg->redis.consumer[0] == '\0') {
+        char host[64] = "ml4t";
+        gethostname(host, sizeof host - 1);
+        snprintf(cfg->redis.consumer, sizeof cfg->redis.consumer, "%s-%ld", host, (long)getpid());
+    }
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_streams_init(void **state, const ml4t_transport_config_t *cfg,
+                                 ml4t_error_t *err)
+{
+    s_streams_t *self = calloc(1, sizeof *self);
+    if (!self)
+        return ml4t_error_set(err, ML4T_ENOMEM, "redis", "cannot allocate the Redis transport");
+    self->cfg = *cfg;
+    ml4t_err_t rc = s_streams_check(&self->cfg, err);
+    if (rc != ML4T_OK) {
+        free(self);
+        return rc;
+    }
+    self->health.active = -1;
+    s_conn_init(&self->rd, &self->cfg, &self->health);
+    s_conn_init(&self->cmd, &self->cfg, &self->health);
+    self->cap_items = (size_t)self->cfg.redis.count * S_STREAMS_MAX;
+    self->items = calloc(self->cap_items, sizeof *self->items);
+    void *p = self;
+    if (!self->items || !s_seen_init(&self->seen, (size_t)self->cfg.redis.dedup_window)) {
+        s_streams_close(&p);
+        return ml4t_error_set(err, ML4T_ENOMEM, "redis.dedup_window",
+                              "cannot allocate the delivery window");
+    }
+    s_conn_ensure(&self->cmd); /* Redis being down now is not an error: we retry */
+    *state = self;
+    return ML4T_OK;
+}
+
+static int s_stream_index(const s_streams_t *self, const char *key)
+{
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (key == self->streams[i].key || strcmp(key, self->streams[i].key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static ml4t_err_t s_streams_subscribe(void *state, const char *key, ml4t_error_t *err)
+{
+    s_streams_t *self = state;
+    if (s_stream_index(self, key) >= 0)
+        return ML4T_OK;
+    if (self->n_streams == S_STREAMS_MAX)
+        return ml4t_error_set(err, ML4T_ELIMIT, "subscribe", "more than %d streams", S_STREAMS_MAX);
+    if (key[0] == '\0' || strlen(key) >= ML4T_TRANSPORT_NAME_MAX)
+        return ml4t_error_set(err, ML4T_EINVAL, "subscribe", "a stream key must have 1 to %d bytes",
+                              ML4T_TRANSPORT_NAME_MAX - 1);
+    s_stream_t *s = &self->streams[self->n_streams++];
+    snprintf(s->key, sizeof s->key, "%s", key);
+    snprintf(s->cursor, sizeof s->cursor, "0");
+    s->need_pending = true;
+    self->groups_ready = false;
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_streams_publish(void *state, const char *topic, const void *data, size_t len,
+                                    ml4t_error_t *err)
+{
+    s_streams_t *self = state;
+    const char *key = self->cfg.redis.stream_publish[0] ? self->cfg.redis.stream_publish : topic;
+    char maxlen[24];
+    snprintf(maxlen, sizeof maxlen, "%lld", (long long)self->cfg.redis.maxlen);
+    const char *argv[10] = {"XADD", key};
+    size_t lens[10] = {4, strlen(key)};
+    int argc = 2;
+    if (self->cfg.redis.maxlen > 0) {
+        argv[argc] = "MAXLEN", lens[argc++] = 6;
+        argv[argc] = "~", lens[argc++] = 1;
+        argv[argc] = maxlen, lens[argc++] = strlen(maxlen);
+    }
+    argv[argc] = "*", lens[argc++] = 1;
+    argv[argc] = "topic", lens[argc++] = 5;
+    argv[argc] = topic, lens[argc++] = strlen(topic);
+    argv[argc] = "payload", lens[argc++] = 7;
+    argv[argc] = data, lens[argc++] = len;
+    redisReply *r = NULL;
+    ml4t_err_t rc = s_conn_ensure(&self->cmd);
+    if (rc == ML4T_OK)
+        rc = s_conn_cmd(&self->cmd, argc, argv, lens, &r);
+    if (rc == ML4T_OK && r->type != REDIS_REPLY_STRING) {
+        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "XADD %s: %s", key,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = ML4T_EIO;
+    }
+    if (r)
+        freeReplyObject(r);
+    if (rc != ML4T_OK) {
+        self->health.dropped++;
+        return ml4t_error_set(err, ML4T_EIO, "redis", "frame dropped: %s",
+                              self->health.last_error.msg);
+    }
+    self->health.sent++;
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_ack_push(s_streams_t *self, uint32_t stream, const char *id)
+{
+    if (self->n_acks == self->cap_acks) {
+        size_t cap = self->cap_acks ? 2 * self->cap_acks : 64;
+        s_ack_t *grown = realloc(self->acks, cap * sizeof *grown);
+        if (!grown)
+            return ML4T_ENOMEM;
+        self->acks = grown;
+        self->cap_acks = cap;
+    }
+    s_ack_t *a = &self->acks[self->n_acks++];
+    a->stream = stream;
+    snprintf(a->id, sizeof a->id, "%s", id);
+    return ML4T_OK;
+}
+
+/* Send queued acks, oldest first; stops (keeping the rest) when Redis is away. */
+static ml4t_err_t s_acks_flush(s_streams_t *self)
+{
+    size_t done = 0;
+    ml4t_err_t rc = ML4T_OK;
+    while (done < self->n_acks) {
+        const s_ack_t *a = &self->acks[done];
+        const char *argv[4] = {"XACK", self->streams[a->stream].key, self->cfg.redis.group, a->id};
+        redisReply *r = NULL;
+        rc = s_conn_ensure(&self->cmd);
+        if (rc == ML4T_OK)
+            rc = s_conn_cmdv(&self->cmd, &r, 4, argv);
+        if (rc != ML4T_OK)
+            break;
+        if (r->type == REDIS_REPLY_INTEGER)
+            self->health.acked += (uint64_t)r->integer;
+        else if (r->type == REDIS_REPLY_ERROR)
+            ml4t_error_set(&self->health.last_error, ML4T_EIO, "ack", "XACK %s: %s", a->id,
+                           r->str); /* NOGROUP: the entry's delivery state is gone with it */
+        freeReplyObject(r);
+        done++;
+    }
+    if (done > 0 && done < self->n_acks)
+        memmove(self->acks, self->acks + done, (self->n_acks - done) * sizeof *self->acks);
+    self->n_acks -= done;
+    return rc;
+}
+
+static ml4t_err_t s_streams_ack(void *state, const ml4t_frame_t *frame, ml4t_error_t *err)
+{
+    s_streams_t *self = state;
+    int idx = frame->source ? s_stream_index(self, frame->source) : -1;
+    s_id_t key;
+    if (idx < 0 || !s_id_parse(frame->id, (uint32_t)idx, &key))
+        return ml4t_error_set(err, ML4T_EINVAL, "frame",
+                              "not a frame of this transport (stream %s, id \"%s\")",
+                              frame->source ? frame->source : "(none)", frame->id);
+    s_seen_put(&self->seen, &key, S_SEEN_ACKED);
+    if (s_ack_push(self, (uint32_t)idx, frame->id) != ML4T_OK)
+        return ml4t_error_set(err, ML4T_ENOMEM, "ack", "cannot queue the ack of %s", frame->id);
+    s_acks_flush(self); /* Redis away: the ack waits in the backlog and goes after reconnect */
+    return ML4T_OK;
+}
+
+/* Index the entries of an XREADGROUP reply ([[key, [entry...]]...]) or, with
+   stream >= 0, of an XCLAIM reply ([entry...]). Takes ownership of r. */
+static size_t s_batch_load(s_streams_t *self, redisReply *r, int stream)
+{
+    s_batch_free(self);
+    self->batch = r;
+    if (r->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (stream >= 0) {
+            if (self->n_items < self->cap_items)
+                self->items[self->n_items++] = (s_item_t){(uint32_t)stream, e};
+            continue;
+        }
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[1]->type != REDIS_REPLY_ARRAY)
+            continue;
+        int idx = s_stream_index(self, e->element[0]->str);
+        for (size_t j = 0; idx >= 0 && j < e->element[1]->elements; j++)
+            if (self->n_items < self->cap_items)
+                self->items[self->n_items++] = (s_item_t){(uint32_t)idx, e->element[1]->element[j]};
+    }
+    return self->n_items;
+}
+
+static const redisReply *s_field(const redisReply *fields, const char *name)
+{
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING &&
+            strcmp(fields->element[i]->str, name) == 0 &&
+            fields->element[i + 1]->type == REDIS_REPLY_STRING)
+            return fields->element[i + 1];
+    return NULL;
+}
+
+/* The next entry of the batch that this transport has not delivered before. */
+static bool s_next_frame(s_streams_t *self, ml4t_frame_t *frame)
+{
+    while (self->pos < self->n_items) {
+        const s_item_t *it = &self->items[self->pos++];
+        const redisReply *e = it->entry;
+        s_id_t key;
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[0]->len >= ML4T_TRANSPORT_ID_MAX ||
+            !s_id_parse(e->element[0]->str, it->stream, &key)) {
+            self->health.malformed++;
+            continue;
+        }
+        const char *id = e->element[0]->str;
+        s_id_t *seen = s_seen_find(&self->seen, &key);
+        if (seen) {
+            self->health.duplicates++;
+            if (seen->state == S_SEEN_ACKED)
+                s_ack_push(self, it->stream, id); /* our ack may have been lost */
+            continue;
+        }
+        const redisReply *fields = e->element[1];
+        const redisReply *payload =
+            fields->type == REDIS_REPLY_ARRAY ? s_field(fields, "payload") : NULL;
+        if (!payload) { /* deleted (nil) or not ours: acked so it leaves the pending list */
+            if (fields->type == REDIS_REPLY_ARRAY)
+                self->health.malformed++;
+            s_ack_push(self, it->stream, id);
+            continue;
+        }
+        const redisReply *topic = s_field(fields, "topic");
+        s_seen_put(&self->seen, &key, S_SEEN_DELIVERED);
+        frame->topic = topic ? topic->str : self->streams[it->stream].key;
+        frame->topic_len = strlen(frame->topic);
+        frame->payload = payload->str;
+        frame->payload_len = payload->len;
+        snprintf(frame->id, sizeof frame->id, "%s", id);
+        frame->source = self->streams[it->stream].key;
+        frame->origin = 0;
+        self->health.received++;
+        return true;
+    }
+    return false;
+}
+
+static bool s_is_nogroup(const redisReply *r)
+{
+    /* UNBLOCKED: the key or group went away under a blocked read (Redis >= 7.2) */
+    return r->type == REDIS_REPLY_ERROR &&
+           (strncmp(r->str, "NOGROUP", 7) == 0 || strncmp(r->str, "UNBLOCKED", 9) == 0);
+}
+
+/* Create every group that is missing (a new stream, or Redis restarted without
+   it). A group is created at group_start_id: "0" replays what is already there. */
+static ml4t_err_t s_groups_create(s_streams_t *self)
+{
+    for (size_t i = 0; i < self->n_streams; i++) {
+        const char *argv[6] = {"XGROUP",
+                               "CREATE",
+                               self->streams[i].key,
+                               self->cfg.redis.group,
+                               self->cfg.redis.group_start_id,
+                               "MKSTREAM"};
+        redisReply *r = NULL;
+        if (s_conn_cmdv(&self->cmd, &r, 6, argv) != ML4T_OK)
+            return ML4T_EIO;
+        bool ok = r->type != REDIS_REPLY_ERROR || strncmp(r->str, "BUSYGROUP", 9) == 0;
+        if (!ok)
+            ml4t_error_set(&self->health.last_error, ML4T_EINVAL, "redis.group",
+                           "XGROUP CREATE %s %s: %s", self->streams[i].key, self->cfg.redis.group,
+                           r->str);
+        freeReplyObject(r);
+        if (!ok)
+            return ML4T_EINVAL;
+    }
+    self->groups_ready = true;
+    return ML4T_OK;
+}
+
+static void s_need_pending(s_streams_t *self)
+{
+    for (size_t i = 0; i < self->n_streams; i++) {
+        self->streams[i].need_pending = true;
+        snprintf(self->streams[i].cursor, sizeof self->streams[i].cursor, "0");
+    }
+}
+
+/* The command connection is up, groups exist, queued acks are out. */
+static ml4t_err_t s_streams_prepare(s_streams_t *self)
+{
+    if (s_conn_ensure(&self->cmd) != ML4T_OK)
+        return ML4T_EIO;
+    if (self->cmd.fresh) {
+        self->cmd.fresh = false;
+        self->groups_ready = false;
+        s_need_pending(self);
+    }
+    if (!self->groups_ready) {
+        ml4t_err_t rc = s_groups_create(self);
+        if (rc != ML4T_OK)
+            return rc;
+    }
+    return s_acks_flush(self);
+}
+
+/* Our own pending entries of stream i from its cursor: what we were given but
+   may never have seen. Loads a batch; an empty page ends the re-read. */
+static ml4t_err_t s_read_pending(s_streams_t *self, size_t i)
+{
+    s_stream_t *s = &self->streams[i];
+    char count[16];
+    snprintf(count, sizeof count, "%d", self->cfg.redis.count);
+    const char *argv[9] = {"XREADGROUP",
+                           "GROUP",
+                           self->cfg.redis.group,
+                           self->cfg.redis.consumer,
+                           "COUNT",
+                           count,
+                           "STREAMS",
+                           s->key,
+                           s->cursor};
+    redisReply *r = NULL;
+    if (s_conn_cmdv(&self->cmd, &r, 9, argv) != ML4T_OK)
+        return ML4T_EIO;
+    if (s_is_nogroup(r)) {
+        self->groups_ready = false;
+        freeReplyObject(r);
+        return ML4T_EIO;
+    }
+    if (s_batch_load(self, r, -1) == 0) {
+        s->need_pending = false;
+        return ML4T_OK;
+    }
+    const redisReply *last = self->items[self->n_items - 1].entry;
+    if (last->type == REDIS_REPLY_ARRAY && last->elements == 2 &&
+        last->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(s->cursor, sizeof s->cursor, "%s", last->element[0]->str);
+    else
+        s->need_pending = false;
+    return ML4T_OK;
+}
+
+/* Entries another consumer has held longer than claim_min_idle_ms become ours. */
+static size_t s_claim(s_streams_t *self, size_t i)
+{
+    const char *key = self->streams[i].key, *group = self->cfg.redis.group;
+    char count[16], idle[16];
+    snprintf(count, sizeof count, "%d", self->cfg.redis.count);
+    snprintf(idle, sizeof idle, "%d", self->cfg.redis.claim_min_idle_ms);
+    redisReply *sum = NULL;
+    if (s_conn_cmdv(&self->cmd, &sum, 3, (const char *[]){"XPENDING", key, group}) != ML4T_OK)
+        return 0;
+    size_t claimed = 0;
+    if (sum->type == REDIS_REPLY_ARRAY && sum->elements == 4 &&
+        sum->element[3]->type == REDIS_REPLY_ARRAY) {
+        const redisReply *owners = sum->element[3];
+        for (size_t o = 0; o < owners->elements && claimed == 0; o++) {
+            const redisReply *owner = owners->element[o];
+            if (owner->type != REDIS_REPLY_ARRAY || owner->elements < 1 ||
+                owner->element[0]->type != REDIS_REPLY_STRING ||
+                strcmp(owner->element[0]->str, self->cfg.redis.consumer) == 0)
+                continue;
+            const char *argv[7] = {"XPENDING", key, group, "-", "+", count, owner->element[0]->str};
+            redisReply *list = NULL;
+            if (s_conn_cmdv(&self->cmd, &list, 7, argv) != ML4T_OK)
+                break;
+            const char *cargv[64] = {"XCLAIM", key, group, self->cfg.redis.consumer, idle};
+            int cargc = 5;
+            for (size_t j = 0; list->type == REDIS_REPLY_ARRAY && j < list->elements && cargc < 64;
+                 j++) {
+                const redisReply *p = list->element[j];
+                if (p->type == REDIS_REPLY_ARRAY && p->elements == 4 &&
+                    p->element[0]->type == REDIS_REPLY_STRING &&
+                    p->element[2]->type == REDIS_REPLY_INTEGER &&
+                    p->element[2]->integer >= self->cfg.redis.claim_min_idle_ms)
+                    cargv[cargc++] = p->element[0]->str;
+            }
+            redisReply *got = NULL;
+            if (cargc > 5 && s_conn_cmdv(&self->cmd, &got, cargc, cargv) == ML4T_OK)
+                claimed = s_batch_load(self, got, (int)i);
+            freeReplyObject(list);
+        }
+    }
+    freeReplyObject(sum);
+    self->health.claimed += claimed;
+    return claimed;
+}
+
+/* Send XREADGROUP ... BLOCK ... > over every stream on the read connection. */
+static ml4t_err_t s_read_new_send(s_streams_t *self)
+{
+    char count[16], block[16];
+    snprintf(count, sizeof count, "%d", self->cfg.redis.count);
+    snprintf(block, sizeof block, "%d", self->cfg.redis.block_ms);
+    const char *argv[9 + 2 * S_STREAMS_MAX] = {"XREADGROUP",
+                                               "GROUP",
+                                               self->cfg.redis.group,
+                                               self->cfg.redis.consumer,
+                                               "COUNT",
+                                               count,
+                                               "BLOCK",
+                                               block,
+                                               "STREAMS"};
+    size_t lens[9 + 2 * S_STREAMS_MAX];
+    int argc = 9;
+    for (size_t i = 0; i < self->n_streams; i++)
+        argv[argc++] = self->streams[i].key;
+    for (size_t i = 0; i < self->n_streams; i++)
+        argv[argc++] = ">";
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return s_conn_send(&self->rd, argc, argv, lens);
+}
+
+/* One step towards a batch: recovery work first (pending re-read, claims),
+   then new entries. ML4T_OK when a step ran (maybe loading a batch), ETIMEOUT
+   when the deadline passed, EIO when Redis is away. */
+static ml4t_err_t s_fetch(s_streams_t *self, int64_t deadline)
+{
+    if (s_conn_ensure(&self->rd) != ML4T_OK)
+        return ML4T_EIO;
+    if (self->rd.fresh) { /* a reply lost with the old connection may have given us entries */
+        self->rd.fresh = false;
+        self->read_inflight = false;
+        s_need_pending(self);
+    }
+    for (size_t i = 0; i < self->n_streams; i++)
+        if (self->streams[i].need_pending)
+            return s_read_pending(self, i);
+    int64_t now = s_now_ms();
+    if (self->cfg.redis.claim_interval_ms > 0 && now >= self->next_claim_ms) {
+        self->next_claim_ms = now + self->cfg.redis.claim_interval_ms;
+        for (size_t i = 0; i < self->n_streams; i++)
+            if (s_claim(self, i) > 0)
+                return ML4T_OK;
+    }
+    if (!self->read_inflight) {
+        if (s_read_new_send(self) != ML4T_OK)
+            return ML4T_EIO;
+        self->read_inflight = true;
+    }
+    redisReply *r = NULL;
+    ml4t_err_t rc = s_conn_read(&self->rd, &r, s_left_ms(deadline));
+    if (rc == ML4T_ETIMEOUT)
+        return rc; /* the read stays in flight; the next recv picks its reply up */
+    self->read_inflight = false;
+    if (rc != ML4T_OK)
+        return rc;
+    if (s_is_nogroup(r)) {
+        self->groups_ready = false;
+        freeReplyObject(r);
+        return ML4T_OK;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        ml4t_error_set(&self->health.last_error, ML4T_EIO, "recv", "XREADGROUP: %s", r->str);
+        freeReplyObject(r);
+        return ML4T_EINVAL;
+    }
+    s_batch_load(self, r, -1);
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_streams_recv(void *state, ml4t_frame_t *frame, int timeout_ms,
+                                 ml4t_error_t *err)
+{
+    s_streams_t *self = state;
+    if (self->n_streams == 0)
+        return ml4t_error_set(err, ML4T_ESTATE, "subscribe", "no stream subscribed");
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    for (;;) {
+        if (s_next_frame(self, frame))
+            return ML4T_OK;
+        s_batch_free(self);
+        ml4t_err_t rc = s_streams_prepare(self);
+        const s_conn_t *away = &self->cmd;
+        if (rc == ML4T_OK) {
+            rc = s_fetch(self, deadline);
+            away = &self->rd;
+        }
+        if (rc == ML4T_ETIMEOUT)
+            break;
+        if (rc == ML4T_EINVAL) {
+            return ml4t_error_set(err, rc, self->health.last_error.field, "%s",
+                                  self->health.last_error.msg);
+        }
+        if (rc == ML4T_EIO && !s_backoff_wait(away, deadline))
+            break;
+    }
+    return ml4t_error_set(err, ML4T_ETIMEOUT, "recv", "no frame within %d ms", timeout_ms);
+}
+
+static ml4t_err_t s_streams_health(void *state, ml4t_transport_health_t *out)
+{
+    s_streams_t *self = state;
+    self->health.connected = self->cmd.c != NULL && (self->n_streams == 0 || self->rd.c != NULL);
+    self->health.ack_backlog = (uint32_t)self->n_acks;
+    *out = self->health;
+    return ML4T_OK;
+}
+
+static ml4t_err_t s_streams_endpoint(void *state, ml4t_transport_dir_t dir, char *buf, size_t size)
+{
+    (void)dir;
+    return s_redis_endpoint(&((s_streams_t *)state)->cfg, buf, size);
+}
+
+const ml4t_transport_ops_t ml4t_transport_redis_streams = {
+    .abi_version = ML4T_TRANSPORT_ABI_VERSION,
+    .name = "redis-streams",
+    .init = s_streams_init,
+    .close = s_streams_close,
+    .publish = s_streams_publish,
+    .subscribe = s_streams_subscribe,
+    .recv = s_streams_recv,
+    .ack = s_streams_ack,
+    .health = s_streams_health,
+    .endpoint = s_streams_endpoint,
+};
