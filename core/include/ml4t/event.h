@@ -1,4 +1,5 @@
-/*  ml4t_event: bars, SignalEvent, EnrichedSignalEvent, OutcomeEvent, ErrorEvent.
+/*  ml4t_event: bars, SignalEvent, EnrichedSignalEvent, OutcomeEvent, ErrorEvent,
+    RiskStateEvent.
 
     Bars are stored column-wise (struct of arrays): the columnar wire encoding
     decodes with one memcpy per column and the analytics read columns directly.
@@ -140,6 +141,17 @@ typedef struct ml4t_error_event {
     char key[ML4T_ERROR_FIELD_MAX];              /* offending key, "" when unknown */
     uint64_t ts;
 } ml4t_error_event_t;
+
+/* The trading account's risk state, published by a risk or portfolio service and
+   consumed by the policy engine (wire: RiskStateEvent on nautilus:risk_state). */
+typedef struct ml4t_risk_state {
+    double daily_pnl_pct;      /* today's P&L in percent of equity, losses negative */
+    double drawdown_pct;       /* drawdown from the equity peak in percent, >= 0 */
+    int losing_streak;         /* consecutive losing trades, >= 0 */
+    int open_positions;        /* >= 0 */
+    double total_exposure_pct; /* gross exposure in percent of equity, >= 0 */
+    uint64_t ts_event;         /* ns */
+} ml4t_risk_state_t;
 
 /* Copy a string into a fixed field; ML4T_ELIMIT (naming field) when it does not fit. */
 ml4t_err_t ml4t_copy_id(char *dst, size_t dst_size, const char *src, size_t len, const char *field,

@@ -1,0 +1,9 @@
+/*  libFuzzer harness: ml4t_codec_decode_outcome on arbitrary bytes (see fuzz_codec.h). */
+#include "fuzz_codec.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_codec_one(ML4T_MSG_OUTCOME, data, size);
+}
