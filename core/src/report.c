@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,7 +241,10 @@ static void s_cell(FILE *out, double v, int width)
 
 static void s_table_row(FILE *out, const char *name, size_t n_train, const ml4t_metrics_t *m)
 {
-    fprintf(out, "%-7s %8zu %7zu", name, n_train, m->n);
+    if (n_train == SIZE_MAX) /* the pooled row has no training set of its own */
+        fprintf(out, "%-7s %8s %7zu", name, "-", m->n);
+    else
+        fprintf(out, "%-7s %8zu %7zu", name, n_train, m->n);
     s_cell(out, m->base_rate, 7);
     s_cell(out, m->accuracy, 7);
     s_cell(out, m->auc, 7);
@@ -260,7 +264,7 @@ void ml4t_report_print_table(const ml4t_train_result_t *res, FILE *out)
         snprintf(name, sizeof name, "%zu/%zu", k + 1, res->n_folds);
         s_table_row(out, name, res->folds[k].fold.n_train, &res->folds[k].metrics);
     }
-    s_table_row(out, "all", 0, &res->overall);
+    s_table_row(out, "all", SIZE_MAX, &res->overall);
     fprintf(out, "precision of primary signals: %.4f (%zu signals)\n", res->overall.base_rate,
             res->overall.n);
     fprintf(out, "precision after filtering:    ");
@@ -539,8 +543,12 @@ static void s_td(FILE *out, double v, int digits)
 static void s_metrics_row(FILE *out, const char *name, const char *window, size_t n_train,
                           size_t n_purged, const ml4t_metrics_t *m)
 {
-    fprintf(out, "<tr><th>%s</th><td>%s</td><td>%zu</td><td>%zu</td><td>%zu</td>", name, window,
-            n_train, n_purged, m->n);
+    fprintf(out, "<tr><th>%s</th><td>%s</td>", name, window);
+    if (n_train == SIZE_MAX) /* the pooled row */
+        fputs("<td>&ndash;</td><td>&ndash;</td>", out);
+    else
+        fprintf(out, "<td>%zu</td><td>%zu</td>", n_train, n_purged);
+    fprintf(out, "<td>%zu</td>", m->n);
     s_td(out, m->base_rate, 4);
     s_td(out, m->accuracy, 4);
     s_td(out, m->auc, 4);
@@ -567,7 +575,7 @@ static void s_html_tables(const ml4t_train_result_t *res, FILE *out)
         snprintf(window, sizeof window, "%.10s &ndash; %.10s", a, b);
         s_metrics_row(out, name, window, fr->fold.n_train, fr->fold.n_purged, &fr->metrics);
     }
-    s_metrics_row(out, "all", "every test fold", 0, 0, &res->overall);
+    s_metrics_row(out, "all", "every test fold", SIZE_MAX, SIZE_MAX, &res->overall);
     fputs("</table>\n", out);
 }
 

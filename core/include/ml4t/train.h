@@ -27,6 +27,7 @@
 #include "ml4t/config.h"
 #include "ml4t/error.h"
 #include "ml4t/event.h"
+#include "ml4t/features.h"
 #include "ml4t/folds.h"
 #include "ml4t/metrics.h"
 #include "ml4t/primary.h"
@@ -65,7 +66,7 @@ typedef struct ml4t_train_model_params {
     double subsample;        /* 0.8, (0, 1] */
     double colsample;        /* 0.8, (0, 1] per tree */
     double min_child_weight; /* 5, >= 0 */
-    int nthread;             /* 0 = every core */
+    int nthread;             /* 0 = auto: 1 below 20,000 training rows, else every core */
     uint32_t seed;           /* 42 */
     /* true: positives weighted by negatives/positives (scale_pos_weight), so that
        p >= 0.5 means "better odds than the average signal"; false: raw odds */
@@ -82,6 +83,9 @@ typedef struct ml4t_train_config {
     size_t ema_fast, ema_slow;        /* 20, 50 */
     ml4t_primary_mode_t primary_mode; /* CROSS */
     ml4t_folds_config_t folds;        /* expanding walk-forward, 5 folds, no embargo */
+    /* the meta-features (borrowed; NULL = ml4t_features_config_default()): they
+       must be the ones the node computes when it serves the model */
+    const ml4t_features_config_t *features;
     ml4t_train_model_params_t model;
     /* Leakage control: permute the meta-labels (seeded) before training. An honest
        pipeline then scores AUC near 0.5 out of sample. */
