@@ -433,31 +433,46 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
     return ML4T_OK;
 }
 
+static bool s_same_bar(const s_bar_t *o, const ml4t_bars_t *b, size_t i)
+{
+    return s_same(o->open, b->open[i]) && s_same(o->high, b->high[i]) &&
+           s_same(o->low, b->low[i]) && s_same(o->close, b->close[i]) &&
+           s_same(o->volume, b->volume[i]);
+}
+
 /* Merge a signal's bars: new ones (after the last known) are appended; known
    ones are compared and a different bar under a known timestamp is counted as a
-   conflict (the first version is kept: history does not change under a model). */
+   conflict (the first version is kept: history does not change under a model).
+   Both sequences are sorted, so the overlap is one search and a linear walk. */
 static ml4t_err_t s_merge(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_bars_t *b,
                           const ml4t_hmm_t *hmm, ml4t_error_t *err)
 {
-    uint64_t last = in->count ? s_bar_at(self, in, in->count - 1)->ts : 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (in->count == 0 || b->ts[i] > last) {
-            ml4t_err_t rc = s_append_bar(self, in, b, i, hmm, err);
-            if (rc)
-                return rc;
-            last = b->ts[i];
-            continue;
+    size_t i = 0;
+    if (in->count > 0) {
+        uint64_t last = s_bar_at(self, in, in->count - 1)->ts;
+        uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
+        uint64_t k = in->count - held; /* walks the ring in step with the bars */
+        for (; i < b->n && b->ts[i] <= last; i++) {
+            if (i == 0 || k >= in->count) {
+                int64_t at = s_find_ts(self, in, b->ts[i]);
+                if (at < 0)
+                    continue; /* older than what we hold, or never had: ignored */
+                k = (uint64_t)at;
+            }
+            while (k < in->count && s_bar_at(self, in, k)->ts < b->ts[i])
+                k++;
+            if (k == in->count || s_bar_at(self, in, k)->ts != b->ts[i])
+                continue; /* a bar we never had inside known history: ignored */
+            if (s_same_bar(s_bar_at(self, in, k), b, i))
+                self->st.bars_duplicate++;
+            else
+                self->st.bars_conflicting++;
         }
-        int64_t k = s_find_ts(self, in, b->ts[i]);
-        if (k < 0)
-            continue; /* older than what we hold, or a bar we never had: ignored */
-        const s_bar_t *o = s_bar_at(self, in, (uint64_t)k);
-        if (s_same(o->open, b->open[i]) && s_same(o->high, b->high[i]) &&
-            s_same(o->low, b->low[i]) && s_same(o->close, b->close[i]) &&
-            s_same(o->volume, b->volume[i]))
-            self->st.bars_duplicate++;
-        else
-            self->st.bars_conflicting++;
+    }
+    for (; i < b->n; i++) {
+        ml4t_err_t rc = s_append_bar(self, in, b, i, hmm, err);
+        if (rc)
+            return rc;
     }
     return ML4T_OK;
 }
@@ -712,13 +727,26 @@ static void s_enrich(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t 
 ml4t_err_t ml4t_orchestrator_process_signal(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
                                             ml4t_enriched_t *out, ml4t_error_t *err)
 {
+    /* a signal may carry as few as one bar when the history fills the window */
+    ml4t_err_t rc = ml4t_signal_validate(sig, 1, (size_t)self->cfg.base.max_bars, err);
+    if (rc) {
+        self->st.received++;
+        return s_fail(self, rc);
+    }
+    return ml4t_orchestrator_process_decoded(self, sig, out, err);
+}
+
+ml4t_err_t ml4t_orchestrator_process_decoded(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
+                                             ml4t_enriched_t *out, ml4t_error_t *err)
+{
     uint64_t t0 = ml4t_clock_mono_ns();
     const ml4t_config_t *b = &self->cfg.base;
+    ml4t_err_t rc = ML4T_OK;
     self->st.received++;
-    /* a signal may carry as few as one bar when the history fills the window */
-    ml4t_err_t rc = ml4t_signal_validate(sig, 1, (size_t)b->max_bars, err);
-    if (rc)
-        return s_fail(self, rc);
+    if (sig->bars.n == 0 || sig->bars.n > (size_t)b->max_bars)
+        return s_fail(self, ml4t_error_set(err, sig->bars.n ? ML4T_ELIMIT : ML4T_ENODATA, "bars",
+                                           "%zu bars given, 1 to max_bars=%lld accepted",
+                                           sig->bars.n, (long long)b->max_bars));
     s_instr_t *in = s_lookup(self, sig->instrument_id, true, err);
     if (!in)
         return s_fail(self, err ? err->code : ML4T_ELIMIT);
