@@ -41,7 +41,7 @@ typedef struct {
     bool vpin_ready; /* bucket volume known */
     ml4t_hmm_filter_t hmm;
     const ml4t_hmm_t *hmm_for; /* the model the filter was made for; NULL = none */
-    s_bar_t *ring;             /* history_bars bars; bar k at ring[k % history_bars] */
+    s_bar_t *ring;             /* ring_mask + 1 bars; bar k at ring[k & ring_mask] */
     uint64_t count;            /* bars merged so far */
     s_pending_t *pend;         /* FIFO of max_pending, ordered by bar_index */
     size_t pend_head, pend_n;
@@ -66,6 +66,7 @@ struct ml4t_orchestrator {
 
     s_instr_t *table; /* open addressing, table_cap a power of two */
     size_t table_cap, n_instr;
+    uint64_t ring_mask; /* ring size - 1: history_bars rounded up to a power of two */
 
     int feat_idx[ML4T_FEATURES_MAX]; /* configured feature -> full vector index */
     double hmm_weights[ML4T_HMM_MAX_STATES];
@@ -265,7 +266,7 @@ static s_instr_t *s_lookup(ml4t_orchestrator_t *self, const char *id, bool creat
         snprintf(in->id, sizeof in->id, "%s", id);
         in->feat = ml4t_features_state_new(&self->cfg.features, err);
         in->vpin = ml4t_vpin_new(&self->cfg.vpin, err);
-        in->ring = calloc(self->cfg.history_bars, sizeof *in->ring);
+        in->ring = calloc(self->ring_mask + 1, sizeof *in->ring);
         in->pend = calloc(self->cfg.max_pending, sizeof *in->pend);
         if (!in->feat || !in->vpin || !in->ring || !in->pend) {
             s_instr_free(in);
@@ -283,7 +284,7 @@ static s_instr_t *s_lookup(ml4t_orchestrator_t *self, const char *id, bool creat
 
 static const s_bar_t *s_bar_at(const ml4t_orchestrator_t *self, const s_instr_t *in, uint64_t k)
 {
-    return &in->ring[k % self->cfg.history_bars];
+    return &in->ring[k & self->ring_mask];
 }
 
 /* The ring index of a bar with timestamp ts, or -1 (binary search: ts increase). */
@@ -306,6 +307,8 @@ static int64_t s_find_ts(const ml4t_orchestrator_t *self, const s_instr_t *in, u
 
 static bool s_same(double a, double b)
 {
+    if (a == b) /* the common case: the same bar sent again, bit for bit */
+        return true;
     if (isnan(a) || isnan(b))
         return isnan(a) && isnan(b);
     return fabs(a - b) <= S_BAR_TOLERANCE * fmax(fabs(a), fabs(b));
@@ -410,7 +413,7 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
         if (b->ts[i] - prev > step + step / 2)
             self->st.gaps++;
     }
-    s_bar_t *slot = &in->ring[in->count % self->cfg.history_bars];
+    s_bar_t *slot = &in->ring[in->count & self->ring_mask];
     *slot = (s_bar_t){b->ts[i],    b->open[i],   b->high[i],      b->low[i],
                       b->close[i], b->volume[i], b->buy_volume[i]};
     in->count++;
@@ -645,7 +648,10 @@ static void s_predict(ml4t_orchestrator_t *self, ml4t_model_t *m, const double *
             x[i] = full[self->feat_idx[i]];
         ml4t_model_predict_row(m, x, &out->meta_confidence);
         out->model_available = true;
-        snprintf(out->model_version, sizeof out->model_version, "%s", ml4t_model_version(m));
+        const char *v = ml4t_model_version(m);
+        size_t n = strnlen(v, sizeof out->model_version - 1);
+        memcpy(out->model_version, v, n);
+        out->model_version[n] = '\0';
         return;
     }
     out->meta_confidence = b->default_confidence;
@@ -848,6 +854,10 @@ ml4t_orchestrator_t *ml4t_orchestrator_new(const ml4t_orchestrator_config_t *cfg
         self->feat_idx[i] = ml4t_features_find(cfg->base.features[i]);
     ml4t_hmm_state_weights(3, self->hmm_weights);
     ml4t_bars_init(&self->scratch);
+    self->ring_mask = 1;
+    while (self->ring_mask < cfg->history_bars)
+        self->ring_mask <<= 1;
+    self->ring_mask -= 1;
     self->table_cap = 2;
     while (self->table_cap < 2 * cfg->max_instruments)
         self->table_cap <<= 1;

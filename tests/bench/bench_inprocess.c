@@ -118,9 +118,9 @@ static int s_replay(const ml4t_bars_t *d, ml4t_model_t *m, size_t bars, size_t n
         const uint8_t *buf;
         size_t len;
         if (mode != S_NO_CODEC &&
-            ml4t_codec_encode_signal(codec, &sig, mode == S_PLAIN ? ML4T_BARS_PLAIN
-                                                                  : ML4T_BARS_COLUMNAR,
-                                     &buf, &len, NULL))
+            ml4t_codec_encode_signal(codec, &sig,
+                                     mode == S_PLAIN ? ML4T_BARS_PLAIN : ML4T_BARS_COLUMNAR, &buf,
+                                     &len, NULL))
             return 1;
         /* the message bytes are ready before the clock starts, as off a socket */
         static uint8_t copy[1 << 20];
