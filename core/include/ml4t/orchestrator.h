@@ -115,6 +115,14 @@ ml4t_err_t ml4t_orchestrator_process_risk_state(ml4t_orchestrator_t *self,
                                                 const ml4t_risk_state_t *risk, uint64_t now_ns,
                                                 bool *changed, ml4t_error_t *err);
 
+/* After a restart: replay each stored instrument's newest history_bars bars into
+   its state (features, VPIN, HMM filter), so that signals carrying only their
+   newest bar are served at once. Call on the hot thread before the first
+   signal, after the live model is in the slot. *n_instruments gets how many
+   were warmed. */
+ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *n_instruments,
+                                             ml4t_error_t *err);
+
 /* The current trading policy (NULL when the policy engine is off), and whether it
    changed since the last call of this function (publish it when it did). */
 const ml4t_trading_policy_t *ml4t_orchestrator_policy(ml4t_orchestrator_t *self, bool *changed);
