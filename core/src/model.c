@@ -1,5 +1,6 @@
 /*  ml4t_model: XGBoost booster, flat evaluator, manifest, load/save. */
 #include "ml4t/model.h"
+#include "ml4t/hmm.h"
 #include "ml4t/clock.h"
 #include "ml4t/forest.h"
 #include "ml4t/sha256.h"
@@ -37,6 +38,7 @@ struct ml4t_model {
     char **names;
     char booster_file[256]; /* file name of the booster, "model.ubj" until saved or loaded */
     cJSON *labels, *metrics, *params;
+    ml4t_hmm_t *hmm; /* the regime filter shipped with the model, or NULL; owned */
 };
 
 /* ---------------------------------------------------------------- XGBoost calls */
@@ -233,6 +235,7 @@ static void s_model_free(ml4t_model_t *m)
     cJSON_Delete(m->labels);
     cJSON_Delete(m->metrics);
     cJSON_Delete(m->params);
+    ml4t_hmm_destroy(&m->hmm);
     free(m);
 }
 
@@ -919,6 +922,15 @@ ml4t_err_t ml4t_model_save(ml4t_model_t *m, const char *path, ml4t_error_t *err)
         return rc;
     if (strcmp(m->booster_file, base) != 0)
         snprintf(m->booster_file, sizeof m->booster_file, "%s", base);
+    /* the regime filter goes before the manifest too: the manifest is the commit point */
+    char hmm_path[4200];
+    snprintf(hmm_path, sizeof hmm_path, "%s/hmm.json", dir);
+    if (m->hmm)
+        rc = ml4t_hmm_save(m->hmm, hmm_path, err);
+    else if (unlink(hmm_path) != 0 && errno != ENOENT)
+        rc = ml4t_error_set(err, ML4T_EIO, "hmm", "cannot remove stale %s", hmm_path);
+    if (rc)
+        return rc;
     cJSON *json = ml4t_model_manifest_json(m);
     char *text = json ? cJSON_Print(json) : NULL;
     cJSON_Delete(json);
@@ -1159,6 +1171,22 @@ static ml4t_err_t s_load_booster(ml4t_model_t *m, const char *path, ml4t_error_t
     return rc;
 }
 
+/* The regime filter beside the model, when there is one. A file that is there
+   but does not load refuses the whole model: nothing half-checked goes live. */
+static ml4t_err_t s_load_hmm(ml4t_model_t *m, const char *dir, ml4t_error_t *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/hmm.json", dir);
+    if (access(path, F_OK) != 0)
+        return ML4T_OK;
+    ml4t_error_t e;
+    m->hmm = ml4t_hmm_load(path, &e);
+    if (!m->hmm)
+        return ml4t_error_set(err, e.code ? e.code : ML4T_EFORMAT, "hmm", "%s refused: %s", path,
+                              e.msg);
+    return ML4T_OK;
+}
+
 ml4t_model_t *ml4t_model_load(const char *path, const char *const *expected_features,
                               size_t n_expected, ml4t_error_t *err)
 {
@@ -1174,9 +1202,20 @@ ml4t_model_t *ml4t_model_load(const char *path, const char *const *expected_feat
     }
     if (s_load_manifest(m, dir, base, err) ||
         s_features_match(m, expected_features, n_expected, err) || s_load_booster(m, path, err) ||
-        s_compile(m, err))
+        s_compile(m, err) || s_load_hmm(m, dir, err))
         ml4t_model_unref(&m);
     return m;
+}
+
+void ml4t_model_attach_hmm(ml4t_model_t *m, ml4t_hmm_t *hmm)
+{
+    ml4t_hmm_destroy(&m->hmm);
+    m->hmm = hmm;
+}
+
+const ml4t_hmm_t *ml4t_model_hmm(const ml4t_model_t *m)
+{
+    return m ? m->hmm : NULL;
 }
 
 /* ---------------------------------------------------------------- XGBoost prediction */

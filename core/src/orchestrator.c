@@ -58,7 +58,7 @@ struct ml4t_orchestrator {
     bool policy_changed;
     uint64_t policy_last_update_ns;
     ml4t_policy_risk_state_t risk;
-    ml4t_policy_regime_t regime;         /* inputs derived at the last update */
+    ml4t_policy_regime_t regime; /* inputs derived at the last update */
     ml4t_policy_volatility_t volatility;
     ml4t_policy_symbol_perf_t *symbols; /* scratch for policy inputs */
     ml4t_trigger_fn *trigger_fn;
@@ -74,7 +74,7 @@ struct ml4t_orchestrator {
     bool seen_model_ok;       /* its features match */
     bool warned_cold;
 
-    ml4t_bars_t scratch;      /* VPIN warm-up */
+    ml4t_bars_t scratch;                    /* VPIN warm-up */
     double *lab_high, *lab_low, *lab_close; /* max_holding_bars each */
 
     uint64_t lat[S_LAT_RING];
@@ -121,8 +121,7 @@ ml4t_err_t ml4t_orchestrator_config_validate(const ml4t_orchestrator_config_t *c
                               cfg->history_bars);
     if (cfg->max_instruments < 1 || cfg->max_instruments > 1000000)
         return ml4t_error_set(err, ML4T_ERANGE, "max_instruments",
-                              "max_instruments=%zu: must be in [1, 1000000]",
-                              cfg->max_instruments);
+                              "max_instruments=%zu: must be in [1, 1000000]", cfg->max_instruments);
     if (cfg->max_pending < 1 || cfg->max_pending > 1000000)
         return ml4t_error_set(err, ML4T_ERANGE, "max_pending",
                               "max_pending=%zu: must be in [1, 1000000]", cfg->max_pending);
@@ -138,8 +137,8 @@ ml4t_err_t ml4t_orchestrator_config_validate(const ml4t_orchestrator_config_t *c
 
 /* ---- models ---------------------------------------------------------------------- */
 
-ml4t_err_t ml4t_orchestrator_check_model(const ml4t_orchestrator_t *self,
-                                         const ml4t_model_t *model, ml4t_error_t *err)
+ml4t_err_t ml4t_orchestrator_check_model(const ml4t_orchestrator_t *self, const ml4t_model_t *model,
+                                         ml4t_error_t *err)
 {
     const ml4t_config_t *b = &self->cfg.base;
     size_t n = ml4t_model_n_features(model);
@@ -322,9 +321,8 @@ static void s_record_outcome(ml4t_orchestrator_t *self, s_instr_t *in, s_pending
         in->losses++;
     in->sum_ret += ret;
     bool correct = (p->confidence >= 0.5) == (label > 0);
-    if (self->store &&
-        !ml4t_store_put_outcome(self->store, in->id, p->signal_id, p->ts_event, label, ret,
-                                correct, ts))
+    if (self->store && !ml4t_store_put_outcome(self->store, in->id, p->signal_id, p->ts_event,
+                                               label, ret, correct, ts))
         self->st.store_dropped++;
     ml4t_trigger_t t;
     if (p->model_available && ml4t_monitor_record(self->monitor, correct, ts, &t)) {
@@ -365,8 +363,7 @@ static void s_self_label(ml4t_orchestrator_t *self, s_instr_t *in)
     }
 }
 
-static void s_hmm_push(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t *h,
-                       double close)
+static void s_hmm_push(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t *h, double close)
 {
     (void)self;
     if (!h)
@@ -414,7 +411,7 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
             self->st.gaps++;
     }
     s_bar_t *slot = &in->ring[in->count % self->cfg.history_bars];
-    *slot = (s_bar_t){b->ts[i],     b->open[i],   b->high[i],      b->low[i],
+    *slot = (s_bar_t){b->ts[i],    b->open[i],   b->high[i],      b->low[i],
                       b->close[i], b->volume[i], b->buy_volume[i]};
     in->count++;
     if (in->vpin_ready)
@@ -423,8 +420,7 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
         s_vpin_start(self, in);
     s_hmm_push(self, in, hmm, b->close[i]);
     if (self->store && !ml4t_store_put_bar(self->store, in->id, b->ts[i], b->open[i], b->high[i],
-                                           b->low[i], b->close[i], b->volume[i],
-                                           b->buy_volume[i]))
+                                           b->low[i], b->close[i], b->volume[i], b->buy_volume[i]))
         self->st.store_dropped++;
     ml4t_trigger_t t;
     if (ml4t_monitor_on_bar(self->monitor, b->ts[i], &t)) {
@@ -658,8 +654,8 @@ static void s_identity(const ml4t_signal_t *sig, ml4t_enriched_t *out)
     out->ts_event = sig->ts_event;
 }
 
-static ml4t_err_t s_size(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
-                         ml4t_enriched_t *out, ml4t_error_t *err)
+static ml4t_err_t s_size(ml4t_orchestrator_t *self, const ml4t_signal_t *sig, ml4t_enriched_t *out,
+                         ml4t_error_t *err)
 {
     ml4t_sizer_input_t si = ml4t_sizer_input((double)sig->signal);
     si.has_meta = true;
@@ -671,10 +667,10 @@ static ml4t_err_t s_size(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
     if (out->verdict.present) {
         si.has_max_size = true;
         const ml4t_trading_policy_t *pol = ml4t_policy_engine_current(self->policy);
-        si.max_size = out->verdict.allowed ? self->cfg.sizer.max_size *
-                                                 ml4t_policy_size_scale(pol,
-                                                     self->cfg.policy.base_risk_pct)
-                                           : 0.0;
+        si.max_size = out->verdict.allowed
+                          ? self->cfg.sizer.max_size *
+                                ml4t_policy_size_scale(pol, self->cfg.policy.base_risk_pct)
+                          : 0.0;
     }
     ml4t_err_t rc = ml4t_sizer_compute(&self->cfg.sizer, &si, &out->size, err);
     if (rc == ML4T_OK && out->verdict.present && !out->verdict.allowed) {
@@ -694,9 +690,9 @@ static void s_enrich(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t 
     size_t max_run = self->cfg.features.bocd.max_run_length;
     if (hmm && in->hmm_for == hmm && in->hmm.started) {
         double run = full[ML4T_F_RUN_LENGTH] * (double)max_run;
-        double d = ml4t_regime_cp_damping(full[ML4T_F_CHANGEPOINT], run,
-                                          self->cfg.regime.half_life_bars,
-                                          self->cfg.regime.min_damping);
+        double d =
+            ml4t_regime_cp_damping(full[ML4T_F_CHANGEPOINT], run, self->cfg.regime.half_life_bars,
+                                   self->cfg.regime.min_damping);
         out->regime_weight = ml4t_hmm_filter_regime_weight(&in->hmm, self->hmm_weights, d);
     } else {
         out->regime_weight = ml4t_regime_weight(&self->cfg.regime, full,
@@ -704,11 +700,10 @@ static void s_enrich(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t 
     }
     if (self->policy) {
         uint64_t now = ml4t_clock_wall_ns();
-        if ((double)(now - self->policy_last_update_ns) >=
-            self->cfg.policy_update_interval_s * 1e9)
+        if ((double)(now - self->policy_last_update_ns) >= self->cfg.policy_update_interval_s * 1e9)
             s_policy_update(self, in, full, hmm, now);
-        ml4t_policy_verdict(ml4t_policy_engine_current(self->policy), in->id,
-                            out->meta_confidence, &out->verdict);
+        ml4t_policy_verdict(ml4t_policy_engine_current(self->policy), in->id, out->meta_confidence,
+                            &out->verdict);
         if (!out->verdict.allowed)
             self->st.policy_blocked++;
     }
@@ -757,10 +752,9 @@ out_release:
         return s_fail(self, rc);
 
     s_remember(self, in, sig, full, out->meta_confidence, out->model_available);
-    if (self->store && !ml4t_store_put_prediction(self->store, in->id, sig->signal_id,
-                                                  sig->ts_event, sig->signal,
-                                                  out->meta_confidence, out->model_version,
-                                                  ml4t_clock_wall_ns()))
+    if (self->store &&
+        !ml4t_store_put_prediction(self->store, in->id, sig->signal_id, sig->ts_event, sig->signal,
+                                   out->meta_confidence, out->model_version, ml4t_clock_wall_ns()))
         self->st.store_dropped++;
 
     uint64_t t3 = ml4t_clock_mono_ns();
@@ -773,8 +767,8 @@ out_release:
     return ML4T_OK;
 }
 
-ml4t_err_t ml4t_orchestrator_process_outcome(ml4t_orchestrator_t *self,
-                                             const ml4t_outcome_t *o, ml4t_error_t *err)
+ml4t_err_t ml4t_orchestrator_process_outcome(ml4t_orchestrator_t *self, const ml4t_outcome_t *o,
+                                             ml4t_error_t *err)
 {
     if (!o->has_label && !o->has_return)
         return s_fail(self, ml4t_error_set(err, ML4T_EMISSING, "label",
@@ -792,18 +786,17 @@ ml4t_err_t ml4t_orchestrator_process_outcome(ml4t_orchestrator_t *self,
                                                  : p->ts_event == o->ts_event);
         if (!match)
             continue;
-        int label = o->has_label ? o->label
-                                 : (o->realized_return > 0) - (o->realized_return < 0);
+        int label = o->has_label ? o->label : (o->realized_return > 0) - (o->realized_return < 0);
         s_record_outcome(self, in, p, label, o->has_return ? o->realized_return : 0.0,
                          o->ts_outcome ? o->ts_outcome : ml4t_clock_wall_ns());
         self->st.outcomes_matched++;
         return ML4T_OK;
     }
     self->st.outcomes_unmatched++;
-    return s_fail(self, ml4t_error_set(err, ML4T_ENOTFOUND,
-                                       o->signal_id[0] ? "signal_id" : "ts_event",
-                                       "no prediction awaiting a label for %s %s", o->instrument_id,
-                                       o->signal_id[0] ? o->signal_id : "at that ts_event"));
+    return s_fail(self,
+                  ml4t_error_set(err, ML4T_ENOTFOUND, o->signal_id[0] ? "signal_id" : "ts_event",
+                                 "no prediction awaiting a label for %s %s", o->instrument_id,
+                                 o->signal_id[0] ? o->signal_id : "at that ts_event"));
 }
 
 /* ---- life cycle and stats -------------------------------------------------------- */

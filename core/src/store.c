@@ -481,6 +481,33 @@ ml4t_err_t ml4t_store_instruments(ml4t_store_t *self, char (*ids)[ML4T_INSTRUMEN
     return rc;
 }
 
+ml4t_err_t ml4t_store_busiest_instrument(ml4t_store_t *self, char id[ML4T_INSTRUMENT_MAX + 1],
+                                         uint64_t *n_bars, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    ml4t_err_t rc = ML4T_OK;
+    pthread_mutex_lock(&self->rlock);
+    if (sqlite3_prepare_v2(self->rdb,
+                           "SELECT instrument, count(*) FROM bars GROUP BY instrument"
+                           " ORDER BY 2 DESC, 1 LIMIT 1",
+                           -1, &st, NULL) != SQLITE_OK) {
+        rc = s_db_error(err, self->rdb, "busiest instrument");
+    } else {
+        int step = sqlite3_step(st);
+        if (step == SQLITE_ROW) {
+            snprintf(id, ML4T_INSTRUMENT_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
+            *n_bars = (uint64_t)sqlite3_column_int64(st, 1);
+        } else if (step == SQLITE_DONE) {
+            rc = ml4t_error_set(err, ML4T_ENODATA, "bars", "no bars stored yet");
+        } else {
+            rc = s_db_error(err, self->rdb, "busiest instrument");
+        }
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&self->rlock);
+    return rc;
+}
+
 ml4t_err_t ml4t_store_count(ml4t_store_t *self, const char *table, uint64_t *n, ml4t_error_t *err)
 {
     static const char *tables[] = {"bars", "predictions", "outcomes", "models"};

@@ -323,9 +323,9 @@ static void t_policy_blocks_on_drawdown(void)
     CHECK(out.verdict.allowed);
     ml4t_risk_state_t rs = {0};
     rs.drawdown_pct = 3.5;
-    CHECK_EQ_INT(ml4t_orchestrator_process_risk_state(o, &rs, 2000000000000000000ull, &changed,
-                                                      &err),
-                 ML4T_OK);
+    CHECK_EQ_INT(
+        ml4t_orchestrator_process_risk_state(o, &rs, 2000000000000000000ull, &changed, &err),
+        ML4T_OK);
     CHECK(changed);
     const ml4t_trading_policy_t *pol = ml4t_orchestrator_policy(o, NULL);
     REQUIRE(pol);

@@ -107,6 +107,16 @@ ml4t_model_t *ml4t_model_train(const float *X, const float *y, const float *weig
                                size_t k, const char *const *feature_names,
                                const ml4t_model_params_t *p, ml4t_error_t *err);
 
+typedef struct ml4t_hmm ml4t_hmm_t; /* see ml4t/hmm.h */
+
+/* Ship an HMM regime filter with the model: the model takes ownership (and frees
+   any previous one). Saved as hmm.json beside the booster, before the manifest;
+   loaded with the model when present, and a hmm.json that does not load refuses
+   the model. Attach before the model is shared: it is not synchronized. */
+void ml4t_model_attach_hmm(ml4t_model_t *m, ml4t_hmm_t *hmm);
+/* The model's regime filter, or NULL. Valid as long as the model. */
+const ml4t_hmm_t *ml4t_model_hmm(const ml4t_model_t *m);
+
 /* Probability of label 1 for one row of n_features values (NaN = missing), from
    the flat evaluator. Thread-safe, allocation-free, never fails. */
 void ml4t_model_predict_row(const ml4t_model_t *m, const double *x, double *p_out);

@@ -54,17 +54,17 @@ typedef struct ml4t_orchestrator_config {
     ml4t_policy_config_t policy;
     double policy_update_interval_s; /* 1: how often signals may re-derive policy inputs */
     double trending_threshold;       /* 1.0: trend_strength above it is TRENDING */
-    size_t history_bars;     /* 1024: bars kept per instrument for labels and conflicts */
-    size_t max_instruments;  /* 4096 */
-    size_t max_pending;      /* 1024: predictions per instrument awaiting a label */
-    bool load_model;         /* true: load base.model_path at new() when it exists */
+    size_t history_bars;             /* 1024: bars kept per instrument for labels and conflicts */
+    size_t max_instruments;          /* 4096 */
+    size_t max_pending;              /* 1024: predictions per instrument awaiting a label */
+    bool load_model;                 /* true: load base.model_path at new() when it exists */
 } ml4t_orchestrator_config_t;
 
 typedef struct ml4t_orchestrator_stats {
-    uint64_t received;   /* signals handed to process_signal */
-    uint64_t enriched;   /* answered with an enriched signal */
+    uint64_t received;                /* signals handed to process_signal */
+    uint64_t enriched;                /* answered with an enriched signal */
     uint64_t errors[ML4T_ERR_COUNT_]; /* refused signals/outcomes, by error code */
-    uint64_t cold_start; /* answered without a model */
+    uint64_t cold_start;              /* answered without a model */
     uint64_t bars_merged, bars_duplicate, bars_conflicting, gaps;
     uint64_t self_labeled, outcomes_matched, outcomes_unmatched;
     uint64_t triggers;
@@ -73,8 +73,8 @@ typedef struct ml4t_orchestrator_stats {
     uint64_t model_changes; /* models seen on the slot since start */
     size_t instruments;
     double latency_p50_ns, latency_p99_ns, latency_p999_ns; /* last 8192 signals */
-    double accuracy;        /* monitor's rolling accuracy, NaN before min_samples */
-    double baseline;        /* monitor's baseline, NaN when unknown */
+    double accuracy;                     /* monitor's rolling accuracy, NaN before min_samples */
+    double baseline;                     /* monitor's baseline, NaN when unknown */
     char model_version[ML4T_ID_MAX + 1]; /* "" when no model */
 } ml4t_orchestrator_stats_t;
 
@@ -120,8 +120,8 @@ ml4t_err_t ml4t_orchestrator_hot_swap(ml4t_orchestrator_t *self, ml4t_model_t *m
                                       ml4t_error_t *err);
 
 /* Check that a model's features equal the configured list (any thread). */
-ml4t_err_t ml4t_orchestrator_check_model(const ml4t_orchestrator_t *self,
-                                         const ml4t_model_t *model, ml4t_error_t *err);
+ml4t_err_t ml4t_orchestrator_check_model(const ml4t_orchestrator_t *self, const ml4t_model_t *model,
+                                         ml4t_error_t *err);
 
 /* The model slot, for a supervisor that swaps models itself (any thread). */
 ml4t_model_slot_t *ml4t_orchestrator_slot(ml4t_orchestrator_t *self);

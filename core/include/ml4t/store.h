@@ -88,6 +88,11 @@ ml4t_err_t ml4t_store_load_bars(ml4t_store_t *self, const char *instrument_id, s
 ml4t_err_t ml4t_store_instruments(ml4t_store_t *self, char (*ids)[ML4T_INSTRUMENT_MAX + 1],
                                   size_t cap, size_t *n, ml4t_error_t *err);
 
+/* The instrument with the most stored bars and their count; ML4T_ENODATA when
+   no bar is stored. */
+ml4t_err_t ml4t_store_busiest_instrument(ml4t_store_t *self, char id[ML4T_INSTRUMENT_MAX + 1],
+                                         uint64_t *n_bars, ml4t_error_t *err);
+
 /* Row counts, for status and tests. table: "bars", "predictions", "outcomes", "models". */
 ml4t_err_t ml4t_store_count(ml4t_store_t *self, const char *table, uint64_t *n, ml4t_error_t *err);
 
