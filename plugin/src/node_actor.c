@@ -22,6 +22,18 @@
 
 typedef enum { S_IN_OTHER = 0, S_IN_SIGNAL, S_IN_OUTCOME, S_IN_RISK } s_in_t;
 
+/* An answer to a Streams entry that could not be published (Redis away): it is
+   published again before anything new is read, and only then acked, so every
+   entry is answered once. */
+typedef struct {
+    bool active;
+    char topic[ML4T_CONFIG_CHANNEL_MAX + ML4T_INSTRUMENT_MAX + 2];
+    uint8_t *buf;
+    size_t len, cap;
+    ml4t_frame_t frame; /* id and origin; source points at source below */
+    char source[ML4T_TRANSPORT_NAME_MAX];
+} s_held_t;
+
 typedef struct {
     zsock_t *pipe;
     zsock_t *control;    /* ROUTER; NULL when not configured */
@@ -40,6 +52,9 @@ typedef struct {
     uint64_t received, signals, outcomes, risk_states, published, publish_failed;
     uint64_t errors[ML4T_ERR_COUNT_];
     uint64_t errors_published, policy_changes, policy_published;
+    const ml4t_frame_t *cur_frame; /* the frame being handled, NULL outside s_on_frame */
+    s_held_t held;
+    uint64_t held_count; /* answers held back while the broker was away */
     uint64_t encode_ns_est; /* the last answer's encode time, reported in the next */
     uint64_t next_stats_ns, started_ns;
     bool terminated;
@@ -48,13 +63,54 @@ typedef struct {
 
 /* ---- errors and publishing ------------------------------------------------------- */
 
+static void s_hold(s_self_t *self, const char *topic, const uint8_t *buf, size_t len)
+{
+    s_held_t *h = &self->held;
+    if (len > h->cap) {
+        uint8_t *nb = realloc(h->buf, len);
+        if (!nb)
+            return; /* the answer is lost, the entry still acked: counted as dropped */
+        h->buf = nb;
+        h->cap = len;
+    }
+    memcpy(h->buf, buf, len);
+    h->len = len;
+    snprintf(h->topic, sizeof h->topic, "%s", topic);
+    h->frame = *self->cur_frame;
+    snprintf(h->source, sizeof h->source, "%s", self->cur_frame->source ? self->cur_frame->source : "");
+    h->frame.source = self->cur_frame->source ? h->source : NULL;
+    h->frame.topic = NULL;
+    h->frame.payload = NULL;
+    h->active = true;
+    self->held_count++;
+}
+
 static void s_publish(s_self_t *self, const char *topic, const uint8_t *buf, size_t len)
 {
     ml4t_error_t err;
-    if (ml4t_transport_publish(self->tr, topic, buf, len, &err) == ML4T_OK)
+    ml4t_err_t rc = ml4t_transport_publish(self->tr, topic, buf, len, &err);
+    if (rc == ML4T_OK) {
         self->published++;
-    else
-        self->publish_failed++; /* the transport counts it in health.dropped */
+        return;
+    }
+    self->publish_failed++; /* the transport counts it in health.dropped */
+    if (rc == ML4T_EIO && self->cur_frame && self->cur_frame->id[0] && !self->held.active)
+        s_hold(self, topic, buf, len);
+}
+
+/* True when the held answer (if any) is out and its entry acked. */
+static bool s_release_held(s_self_t *self)
+{
+    s_held_t *h = &self->held;
+    if (!h->active)
+        return true;
+    ml4t_error_t err;
+    if (ml4t_transport_publish(self->tr, h->topic, h->buf, h->len, &err) != ML4T_OK)
+        return false;
+    self->published++;
+    ml4t_transport_ack(self->tr, &h->frame, &err);
+    h->active = false;
+    return true;
 }
 
 /* An ErrorEvent for a refused message; counted by reason, never fatal. */
@@ -185,6 +241,7 @@ static void s_on_frame(s_self_t *self, const ml4t_frame_t *f)
     ml4t_error_t err;
     ml4t_msg_type_t type;
     self->received++;
+    self->cur_frame = f;
     s_in_t kind = s_channel_kind(self, f);
     static const ml4t_msg_type_t expect[] = {ML4T_MSG_UNKNOWN, ML4T_MSG_SIGNAL, ML4T_MSG_OUTCOME,
                                              ML4T_MSG_RISK_STATE};
@@ -201,8 +258,11 @@ static void s_on_frame(s_self_t *self, const ml4t_frame_t *f)
     } else {
         s_on_risk_state(self, f);
     }
-    /* handled, answered or refused: either way it leaves the pending list */
-    ml4t_transport_ack(self->tr, f, &err);
+    self->cur_frame = NULL;
+    /* handled, answered or refused: it leaves the pending list, unless its
+       answer waits for the broker */
+    if (!self->held.active)
+        ml4t_transport_ack(self->tr, f, &err);
 }
 
 /* ---- status ---------------------------------------------------------------------- */
@@ -316,6 +376,7 @@ static char *s_status(s_self_t *self)
     s_add_u64(drop, "transport", tr_dropped);
     s_add_u64(drop, "store", ss.dropped);
     s_add_u64(drop, "total", tr_dropped + ss.dropped);
+    s_add_u64(o, "held_for_broker", self->held_count);
     s_add_u64(o, "stored", ss.stored);
     s_add_u64(o, "store_queue", ss.queue_depth);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_ns");
@@ -639,6 +700,7 @@ static void s_close(s_self_t *self)
     ml4t_orchestrator_destroy(&self->orch);
     ml4t_store_close(&self->store);
     ml4t_signal_destroy(&self->sig);
+    free(self->held.buf);
 }
 
 /* A node that could not start answers until it is told to stop. */
@@ -673,6 +735,10 @@ static void s_run(s_self_t *self)
         s_handle_commands(self);
         if (self->terminated)
             break;
+        if (!s_release_held(self)) {
+            zclock_sleep(5); /* the broker is away; commands are still answered */
+            continue;
+        }
         for (int i = 0; i < S_BURST; i++) {
             ml4t_err_t rc = ml4t_transport_recv(self->tr, &frame, i == 0 ? 1 : 0, &err);
             if (rc == ML4T_ETIMEOUT)
@@ -682,6 +748,8 @@ static void s_run(s_self_t *self)
                 break;
             }
             s_on_frame(self, &frame);
+            if (self->held.active)
+                break; /* nothing more is read until the held answer is out */
         }
         if (ml4t_clock_mono_ns() >= self->next_stats_ns) {
             s_publish_stats(self);
