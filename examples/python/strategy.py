@@ -64,7 +64,7 @@ def signal_message(instrument, bars, end, n_bars, side, seq, columnar=False, str
     else:
         bar_field = [list(b) for b in window]
     return {"type": "SignalEvent", "v": 1, "instrument_id": instrument,
-            "strategy_id": strategy, "signal_id": "%s-%d" % (instrument, seq),
+            "strategy_id": strategy, "signal_id": "py-%d" % seq,
             "signal": side, "ts_event": time.time_ns(), "bars": bar_field}
 
 
