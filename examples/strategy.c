@@ -24,8 +24,9 @@ typedef struct {
 
 static int s_usage(const char *why)
 {
-    fprintf(stderr, "strategy: %s\nusage: ml4t-example-strategy [--endpoint EP] [--signals N] "
-                    "[--instruments K] [--rate PER_S] [--bars 100|1] [--columnar] [--data FILE]\n",
+    fprintf(stderr,
+            "strategy: %s\nusage: ml4t-example-strategy [--endpoint EP] [--signals N] "
+            "[--instruments K] [--rate PER_S] [--bars 100|1] [--columnar] [--data FILE]\n",
             why);
     return 2;
 }
@@ -74,8 +75,14 @@ static void s_sides(const ml4t_bars_t *b, int *side)
 
 int main(int argc, char **argv)
 {
-    s_opts_t o = {"tcp://127.0.0.1:5555", ML4T_SOURCE_DIR "/examples/data/FILUSDT-1m-2023-11.csv.gz",
-                  "nautilus:signals", 1000, 1, 100, 1000, false};
+    s_opts_t o = {"tcp://127.0.0.1:5555",
+                  ML4T_SOURCE_DIR "/examples/data/FILUSDT-1m-2023-11.csv.gz",
+                  "nautilus:signals",
+                  1000,
+                  1,
+                  100,
+                  1000,
+                  false};
     if (s_parse(&o, argc, argv))
         return 2;
     ml4t_bars_t month;
@@ -110,8 +117,7 @@ int main(int argc, char **argv)
             pos[k] = 100;
         size_t nb = (size_t)(i < o.instruments ? 100 : o.bars);
         ml4t_signal_clear(&sig);
-        snprintf(sig.instrument_id, sizeof sig.instrument_id, k ? "FILUSDT-%ld" : "FILUSDT",
-                 k + 1);
+        snprintf(sig.instrument_id, sizeof sig.instrument_id, k ? "FILUSDT-%ld" : "FILUSDT", k + 1);
         snprintf(sig.strategy_id, sizeof sig.strategy_id, "c-ema");
         snprintf(sig.signal_id, sizeof sig.signal_id, "c-%ld", i);
         sig.signal = side[end];

@@ -58,8 +58,8 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    static const char *const known[] = {"status", "stats", "train", "swap", "rollback", "reload",
-                                        NULL};
+    static const char *const known[] = {"status",   "stats",  "train", "swap",
+                                        "rollback", "reload", NULL};
     bool ok = false;
     for (size_t i = 0; cmd && known[i]; i++)
         ok = ok || strcmp(cmd, known[i]) == 0;
@@ -77,10 +77,10 @@ int main(int argc, char **argv)
         return 2;
     }
     if (timeout < 0)
-        timeout = (strcmp(cmd, "swap") == 0 || strcmp(cmd, "rollback") == 0 ||
-                   strcmp(cmd, "reload") == 0)
-                      ? 60000
-                      : 5000;
+        timeout =
+            (strcmp(cmd, "swap") == 0 || strcmp(cmd, "rollback") == 0 || strcmp(cmd, "reload") == 0)
+                ? 60000
+                : 5000;
     zsys_handler_set(NULL);
     if (*control == '@' || *control == '>')
         control++;
@@ -98,8 +98,9 @@ int main(int argc, char **argv)
     char *reply = zstr_recv(req);
     zsock_destroy(&req);
     if (!reply) {
-        fprintf(stderr, "ml4t-ctl: no answer from a node at %s within %ld ms (is ml4t-node "
-                        "running with --control %s?)\n",
+        fprintf(stderr,
+                "ml4t-ctl: no answer from a node at %s within %ld ms (is ml4t-node "
+                "running with --control %s?)\n",
                 control, timeout, control);
         return 3;
     }

@@ -54,7 +54,7 @@ typedef struct {
     uint64_t errors_published, policy_changes, policy_published;
     const ml4t_frame_t *cur_frame; /* the frame being handled, NULL outside s_on_frame */
     s_held_t held;
-    uint64_t held_count; /* answers held back while the broker was away */
+    uint64_t held_count;    /* answers held back while the broker was away */
     uint64_t encode_ns_est; /* the last answer's encode time, reported in the next */
     uint64_t next_stats_ns, started_ns;
     bool terminated;
@@ -77,7 +77,8 @@ static void s_hold(s_self_t *self, const char *topic, const uint8_t *buf, size_t
     h->len = len;
     snprintf(h->topic, sizeof h->topic, "%s", topic);
     h->frame = *self->cur_frame;
-    snprintf(h->source, sizeof h->source, "%s", self->cur_frame->source ? self->cur_frame->source : "");
+    snprintf(h->source, sizeof h->source, "%s",
+             self->cur_frame->source ? self->cur_frame->source : "");
     h->frame.source = self->cur_frame->source ? h->source : NULL;
     h->frame.topic = NULL;
     h->frame.payload = NULL;
@@ -159,8 +160,8 @@ static void s_on_signal(s_self_t *self, const ml4t_frame_t *f)
     ml4t_error_t err;
     self->signals++;
     uint64_t t0 = ml4t_clock_mono_ns();
-    ml4t_err_t rc = ml4t_codec_decode_signal(self->codec, f->payload, f->payload_len, &self->sig,
-                                             &err);
+    ml4t_err_t rc =
+        ml4t_codec_decode_signal(self->codec, f->payload, f->payload_len, &self->sig, &err);
     uint64_t t1 = ml4t_clock_mono_ns();
     if (rc) {
         /* the instrument is reported only when it was read before the fault */
@@ -469,8 +470,10 @@ static void s_command(s_self_t *self, zframe_t *reply_to, char *cmd, const char 
         return;
     } else {
         char msg[160];
-        snprintf(msg, sizeof msg, "unknown command '%.60s' (status, stats, train, swap PATH, "
-                                  "rollback, reload)", cmd);
+        snprintf(msg, sizeof msg,
+                 "unknown command '%.60s' (status, stats, train, swap PATH, "
+                 "rollback, reload)",
+                 cmd);
         text = s_reply(false, "error", msg);
     }
     s_answer(self, reply_to, text);
@@ -586,8 +589,9 @@ static void s_announce(s_self_t *self)
     const char *eps[] = {zmq ? in : "", zmq ? out : "", c->control_endpoint};
     for (size_t i = 0; i < 3; i++)
         if (eps[i][0] == '@' && !s_loopback(eps[i]))
-            fprintf(stderr, "ml4t-node: warning: %s binds a non-loopback address without "
-                            "encryption or authentication\n",
+            fprintf(stderr,
+                    "ml4t-node: warning: %s binds a non-loopback address without "
+                    "encryption or authentication\n",
                     eps[i]);
 }
 

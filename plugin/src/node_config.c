@@ -39,9 +39,12 @@ typedef struct {
     const char *help;
 } s_opt_t;
 
-#define S_OFF(m)  offsetof(ml4t_node_config_t, m)
-#define S_SZ(m)   sizeof(((ml4t_node_config_t *)0)->m)
-#define OB(k, h)  {k, K_BASE, 0, 0, 0, 0, h}
+#define S_OFF(m) offsetof(ml4t_node_config_t, m)
+#define S_SZ(m)  sizeof(((ml4t_node_config_t *)0)->m)
+#define OB(k, h)                                                                                   \
+    {                                                                                              \
+        k, K_BASE, 0, 0, 0, 0, h                                                                   \
+    }
 #define OT(k, m, h)                                                                                \
     {                                                                                              \
         k, K_TRANSPORT, S_OFF(m), S_SZ(m), 0, 0, h                                                 \
@@ -57,8 +60,9 @@ typedef struct {
 
 static const s_opt_t s_opts[] = {
     /* node */
-    OS("transport", transport_name, "zmq | redis | streams | failover (ZeroMQ primary, Redis "
-                                    "pub/sub fallback)"),
+    OS("transport", transport_name,
+       "zmq | redis | streams | failover (ZeroMQ primary, Redis "
+       "pub/sub fallback)"),
     OT("signals", transport.zmq.sub_endpoint, "ZeroMQ signals in (@ binds, > connects)"),
     OT("enriched", transport.zmq.pub_endpoint, "ZeroMQ enriched signals, errors, stats out"),
     OS("control", control_endpoint, "control socket for ml4t-ctl (ROUTER); \"\" = none"),
@@ -313,7 +317,7 @@ void ml4t_node_problems_add(ml4t_node_problems_t *p, const char *fmt, ...)
     p->n++;
 }
 
-static const char *const s_sections[] = {"zmq",    "redis", "failover",  "policy",
+static const char *const s_sections[] = {"zmq",   "redis",      "failover", "policy",
                                          "train", "supervisor", NULL};
 
 void ml4t_node_config_load_zpl(ml4t_node_config_t *cfg, const char *path,
@@ -331,8 +335,9 @@ void ml4t_node_config_load_zpl(ml4t_node_config_t *cfg, const char *path,
         for (size_t i = 0; s_sections[i]; i++)
             known = known || strcmp(sname, s_sections[i]) == 0;
         if (!known) {
-            ml4t_node_problems_add(problems, "%s: unknown section '%s' (node, model, zmq, redis, "
-                                             "failover, policy, train, supervisor)",
+            ml4t_node_problems_add(problems,
+                                   "%s: unknown section '%s' (node, model, zmq, redis, "
+                                   "failover, policy, train, supervisor)",
                                    path, sname);
             continue;
         }
@@ -343,8 +348,8 @@ void ml4t_node_config_load_zpl(ml4t_node_config_t *cfg, const char *path,
             const char *value = zconfig_value(item) ? zconfig_value(item) : "";
             ml4t_error_t err;
             if (ml4t_node_config_set(cfg, key, value, &err))
-                ml4t_node_problems_add(problems, "%s: [%s] %s: %s", path, sname,
-                                       zconfig_name(item), err.msg);
+                ml4t_node_problems_add(problems, "%s: [%s] %s: %s", path, sname, zconfig_name(item),
+                                       err.msg);
         }
     }
     zconfig_destroy(&root);

@@ -164,8 +164,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (!cfg.quiet)
-        fprintf(stderr, "ml4t-node: running (pid %d); SIGINT or SIGTERM stops it\n",
-                (int)getpid());
+        fprintf(stderr, "ml4t-node: running (pid %d); SIGINT or SIGTERM stops it\n", (int)getpid());
     int sig = 0;
     while (sig <= 0) {
         struct timespec ts = {1, 0};

@@ -50,17 +50,17 @@ typedef struct ml4t_node_config {
     ml4t_orchestrator_config_t orch; /* orch.base: model_path, data_dir, channels, ... */
     ml4t_supervisor_config_t sup;    /* data_dir is taken from orch.base.data_dir */
     ml4t_transport_config_t transport;
-    char transport_name[32];        /* "zmq": zmq | redis | streams | failover */
-    char control_endpoint[256];     /* "@tcp://127.0.0.1:5557"; "" = no control socket */
-    char channel_outcomes[128];     /* "nautilus:outcomes" */
-    char channel_risk_state[128];   /* "nautilus:risk_state" */
-    char channel_errors[128];       /* "nautilus:errors" */
-    char channel_stats[128];        /* "nautilus:stats" */
-    char channel_policy[128];       /* "nautilus:policy" */
-    bool enriched_by_instrument;    /* false: publish on <channel_enriched>:<instrument> */
-    double stats_interval_s;        /* 10; 0 = never published (STATUS still answers) */
-    bool supervisor;                /* true: retraining on (triggers, TRAIN) */
-    bool quiet;                     /* false: startup lines on stderr */
+    char transport_name[32];      /* "zmq": zmq | redis | streams | failover */
+    char control_endpoint[256];   /* "@tcp://127.0.0.1:5557"; "" = no control socket */
+    char channel_outcomes[128];   /* "nautilus:outcomes" */
+    char channel_risk_state[128]; /* "nautilus:risk_state" */
+    char channel_errors[128];     /* "nautilus:errors" */
+    char channel_stats[128];      /* "nautilus:stats" */
+    char channel_policy[128];     /* "nautilus:policy" */
+    bool enriched_by_instrument;  /* false: publish on <channel_enriched>:<instrument> */
+    double stats_interval_s;      /* 10; 0 = never published (STATUS still answers) */
+    bool supervisor;              /* true: retraining on (triggers, TRAIN) */
+    bool quiet;                   /* false: startup lines on stderr */
 } ml4t_node_config_t;
 
 /* Defaults as written beside each field (and those of every part). */
