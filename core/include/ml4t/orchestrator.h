@@ -98,6 +98,12 @@ void ml4t_orchestrator_set_trigger_fn(ml4t_orchestrator_t *self, ml4t_trigger_fn
 ml4t_err_t ml4t_orchestrator_process_signal(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
                                             ml4t_enriched_t *out, ml4t_error_t *err);
 
+/* The same for a signal the caller has already validated with
+   ml4t_signal_validate (ml4t_codec_decode_signal does): skips a second pass over
+   the bars. Only the bar count is checked again. */
+ml4t_err_t ml4t_orchestrator_process_decoded(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
+                                             ml4t_enriched_t *out, ml4t_error_t *err);
+
 /* An outcome from the mesh, naming a remembered prediction by signal_id or
    ts_event. ML4T_ENOTFOUND when no such prediction awaits a label. */
 ml4t_err_t ml4t_orchestrator_process_outcome(ml4t_orchestrator_t *self,
@@ -108,6 +114,14 @@ ml4t_err_t ml4t_orchestrator_process_outcome(ml4t_orchestrator_t *self,
 ml4t_err_t ml4t_orchestrator_process_risk_state(ml4t_orchestrator_t *self,
                                                 const ml4t_risk_state_t *risk, uint64_t now_ns,
                                                 bool *changed, ml4t_error_t *err);
+
+/* After a restart: replay each stored instrument's newest history_bars bars into
+   its state (features, VPIN, HMM filter), so that signals carrying only their
+   newest bar are served at once. Call on the hot thread before the first
+   signal, after the live model is in the slot. *n_instruments gets how many
+   were warmed. */
+ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *n_instruments,
+                                             ml4t_error_t *err);
 
 /* The current trading policy (NULL when the policy engine is off), and whether it
    changed since the last call of this function (publish it when it did). */
