@@ -136,13 +136,19 @@ static void s_error(s_self_t *self, const ml4t_error_t *err, const char *instrum
     }
 }
 
-/* The trading policy goes out on channel_policy whenever it changes. The wire
-   encoder (ml4t_codec_encode_policy) is not in the codec yet: until it is,
-   changes are counted and shown in STATUS, and nothing is published. */
+/* The trading policy goes out on channel_policy whenever it changes. */
 static void s_publish_policy(s_self_t *self, const ml4t_trading_policy_t *pol)
 {
-    (void)pol;
     self->policy_changes++;
+    const uint8_t *out;
+    size_t len;
+    ml4t_error_t err;
+    if (ml4t_codec_encode_policy(self->codec, pol, &out, &len, &err) != ML4T_OK) {
+        fprintf(stderr, "ml4t-node: warning: policy not published: %s\n", err.msg);
+        return;
+    }
+    s_publish(self, self->cfg.channel_policy, out, len);
+    self->policy_published++;
 }
 
 static void s_check_policy(s_self_t *self)
@@ -345,6 +351,7 @@ static cJSON *s_policy_json(s_self_t *self)
     cJSON_AddStringToObject(o, "block_reason", p->block_reason);
     cJSON_AddStringToObject(o, "note", p->note);
     s_add_u64(o, "changes", self->policy_changes);
+    s_add_u64(o, "published", self->policy_published);
     return o;
 }
 

@@ -21,6 +21,7 @@ import nodeutil  # noqa: E402
 from nodeutil import strategy  # noqa: E402
 
 SIG, OUT, ERR = b"nautilus:signals", b"nautilus:enriched_signals", b"nautilus:errors"
+POL = b"nautilus:policy"
 
 
 class Link:
@@ -35,9 +36,10 @@ class Link:
         self.sub.setsockopt(zmq.RCVHWM, 0)
         self.sub.setsockopt(zmq.SUBSCRIBE, OUT)
         self.sub.setsockopt(zmq.SUBSCRIBE, ERR)
+        self.sub.setsockopt(zmq.SUBSCRIBE, POL)
         self.sub.setsockopt(zmq.RCVTIMEO, 100)
         self.sub.connect("tcp://127.0.0.1:%d" % node.enr_port)
-        self.answers, self.errors, self.stop = [], [], False
+        self.answers, self.errors, self.policies, self.stop = [], [], [], False
         self.thread = threading.Thread(target=self._run)
         self.thread.start()
         # a probe signal until one is answered: both subscriptions are in place
@@ -56,7 +58,10 @@ class Link:
             except zmq.Again:
                 continue
             m = msgpack.unpackb(payload, raw=False)
-            (self.errors if topic.startswith(ERR) else self.answers).append(m)
+            if topic.startswith(POL):
+                self.policies.append(m)
+            else:
+                (self.errors if topic.startswith(ERR) else self.answers).append(m)
 
     def send(self, topic, msg):
         payload = msg if isinstance(msg, bytes) else msgpack.packb(msg, use_bin_type=True)
@@ -161,6 +166,12 @@ def case_drawdown_blocks(c, node, link, bars):
     c.check(v.get("allowed") is False, "verdict not allowed: %r" % v.get("reason"))
     c.check("drawdown" in v.get("reason", ""), "the reason names the drawdown")
     c.check(a.get("size") == 0 and a.get("direction") == 0, "size 0, direction 0")
+    nodeutil.wait_for(lambda: any(not p["allow_new_trades"] for p in link.policies), 5)
+    blocked = [p for p in link.policies if not p["allow_new_trades"]]
+    c.check(len(blocked) == 1 and blocked[0]["type"] == "TradingPolicy"
+            and "drawdown_limit" in blocked[0]["rules"] and blocked[0]["max_risk_pct"] == 0,
+            "the blocking TradingPolicy is published once on nautilus:policy (%s)"
+            % (blocked[0]["block_reason"] if blocked else "none"))
     st = node.status()
     c.check(st["policy"]["allow_new_trades"] is False, "STATUS policy: no new trades (%s)"
             % st["policy"]["block_reason"])
