@@ -54,10 +54,9 @@ def case_pubsub(c, tmp):
     done = threading.Event()
 
     def listen():
-        for msg in ps.listen():
-            if done.is_set():
-                break
-            if msg["type"] == "message":
+        while not done.is_set():
+            msg = ps.get_message(timeout=0.1)
+            if msg and msg["type"] == "message":
                 got.append(msgpack.unpackb(msg["data"], raw=False))
 
     t = threading.Thread(target=listen, daemon=True)
@@ -68,6 +67,7 @@ def case_pubsub(c, tmp):
         r.publish("nautilus:signals", msgpack.packb(m, use_bin_type=True))
     nodeutil.wait_for(lambda: len(got) >= len(sent), 20)
     done.set()
+    t.join()
     ps.close()
     ids = [m["signal_id"] for m in got]
     c.check(len(got) == 500 and set(ids) == set(sent), "pub/sub: 500 signals, 500 answers (%d)"
