@@ -176,7 +176,7 @@ static void s_on_signal(s_self_t *self, const ml4t_frame_t *f)
         ml4t_signal_clear(&self->sig);
         return;
     }
-    if (ml4t_orchestrator_process_signal(self->orch, &self->sig, &self->enr, &err)) {
+    if (ml4t_orchestrator_process_decoded(self->orch, &self->sig, &self->enr, &err)) {
         s_error(self, &err, self->sig.instrument_id);
         return;
     }
