@@ -38,13 +38,13 @@ for _ in $(seq 1 100); do
 done
 
 echo
-echo "== 3. replay 5,000 signals over 10 instruments at 2,500/s (C strategy) -> node -> Python consumer"
+echo "== 3. replay 5,000 signals over 10 instruments at 2,500/s (C strategy; each instrument first sends 2,000 bars of history, then only its newest bar) -> node -> Python consumer"
 "$PY" examples/python/consumer.py --endpoint "tcp://127.0.0.1:$ENR_PORT" --count 5000 \
   --timeout 15 --show 8 --ready-file "$WORK/ready" &
 CONS_PID=$!
 for _ in $(seq 1 50); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
 "$BIN/ml4t-example-strategy" --endpoint "tcp://127.0.0.1:$SIG_PORT" --signals 5000 \
-  --instruments 10 --rate 2500 --bars 1
+  --instruments 10 --rate 2500 --bars 1 --history 2000
 wait "$CONS_PID" || true
 CONS_PID=""
 

@@ -327,6 +327,7 @@ static cJSON *s_supervisor_json(s_self_t *self)
     s_add_u64(o, "runs", s.runs);
     s_add_u64(o, "accepted", s.accepted);
     s_add_u64(o, "refused", s.refused);
+    s_add_u64(o, "skipped", s.skipped);
     s_add_u64(o, "failed", s.failed);
     s_add_u64(o, "rollbacks", s.rollbacks);
     s_add_num(o, "last_auc", s.last_auc);
