@@ -59,6 +59,7 @@ typedef struct {
     uint64_t next_stats_ns, started_ns;
     bool terminated;
     char failed[ML4T_ERROR_MSG_MAX]; /* why the node could not start, "" when running */
+    char policy_path[256];           /* <data_dir>/policy_history.json */
 } s_self_t;
 
 /* ---- errors and publishing ------------------------------------------------------- */
@@ -614,6 +615,11 @@ static const ml4t_transport_ops_t *s_ops(const char *name)
     return &ml4t_transport_zmq;
 }
 
+static void s_policy_path(const s_self_t *self, char *buf, size_t size)
+{
+    snprintf(buf, size, "%.200s/policy_history.json", self->cfg.orch.base.data_dir);
+}
+
 static ml4t_err_t s_open_model(s_self_t *self, ml4t_error_t *err)
 {
     ml4t_registry_entry_t live;
@@ -633,6 +639,16 @@ static ml4t_err_t s_open_model(s_self_t *self, ml4t_error_t *err)
             ml4t_supervisor_swap_file(self->sup, self->cfg.orch.base.model_path, &e) != ML4T_OK)
             fprintf(stderr, "ml4t-node: warning: %s\n", e.msg);
     }
+    /* after a restart: the instruments' history and the last policies come back */
+    size_t warmed = 0;
+    if (ml4t_orchestrator_warm_from_store(self->orch, &warmed, &e) != ML4T_OK)
+        fprintf(stderr, "ml4t-node: warning: history not restored: %s\n", e.msg);
+    else if (warmed)
+        fprintf(stderr, "ml4t-node: restored the history of %zu instrument(s)\n", warmed);
+    s_policy_path(self, self->policy_path, sizeof self->policy_path);
+    ml4t_err_t prc = ml4t_orchestrator_policy_load(self->orch, self->policy_path, &e);
+    if (prc != ML4T_OK && prc != ML4T_ENOTFOUND)
+        fprintf(stderr, "ml4t-node: warning: policy history not restored: %s\n", e.msg);
     if (self->cfg.supervisor)
         ml4t_orchestrator_set_trigger_fn(self->orch, ml4t_supervisor_request, self->sup);
     ml4t_supervisor_actor_args_t args = {.supervisor = self->sup};
@@ -661,10 +677,6 @@ static ml4t_err_t s_open_transport(s_self_t *self, ml4t_error_t *err)
 
 static ml4t_err_t s_open(s_self_t *self, ml4t_error_t *err)
 {
-    /* training threads must sleep, not spin, when idle: they share the machine
-       with the hot path (read by XGBoost's OpenMP at its first call) */
-    if (!getenv("OMP_WAIT_POLICY"))
-        setenv("OMP_WAIT_POLICY", "passive", 0);
     snprintf(self->cfg.sup.data_dir, sizeof self->cfg.sup.data_dir, "%s",
              self->cfg.orch.base.data_dir);
     self->store = ml4t_store_open(self->cfg.orch.base.data_dir, NULL, err);
@@ -703,6 +715,10 @@ static void s_close(s_self_t *self)
 {
     if (self->store && ml4t_store_flush(self->store, 10000) != ML4T_OK)
         fprintf(stderr, "ml4t-node: warning: the history store did not flush within 10 s\n");
+    ml4t_error_t e;
+    if (self->orch && self->policy_path[0] &&
+        ml4t_orchestrator_policy_save(self->orch, self->policy_path, &e) != ML4T_OK)
+        fprintf(stderr, "ml4t-node: warning: policy history not saved: %s\n", e.msg);
     zpoller_destroy(&self->poller);
     /* the supervisor uses the orchestrator and the store: it goes first */
     zactor_destroy(&self->sup_actor);

@@ -115,8 +115,23 @@ static const char *s_config_file(int argc, char **argv)
     return getenv("ML4T_CONFIG");
 }
 
+/* XGBoost's OpenMP threads spin for a while after each parallel region; on a
+   small machine a retrain would then steal the hot path's core. libgomp reads
+   OMP_WAIT_POLICY once, when it is loaded, so it must be in the environment
+   before the program starts: re-execute once with it set, unless the operator
+   chose a policy. */
+static void s_passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return;
+    setenv("OMP_WAIT_POLICY", "passive", 1);
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on with the default policy */
+}
+
 int main(int argc, char **argv)
 {
+    s_passive_openmp(argv);
     bool print_only = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -106,6 +106,39 @@ def case_ctl(c, tmp):
     nbars = db.execute("select count(*) from bars").fetchone()[0]
     c.check(rows == enriched, "store flushed: %d predictions for %d answers" % (rows, enriched))
     c.check(nbars >= 25000, "store flushed: %d bars" % nbars)
+    c.check(os.path.exists(os.path.join(node.data_dir, "policy_history.json")),
+            "SIGTERM: the policy history was saved")
+    # a restart on the same data_dir: the registry's live model, the instrument's
+    # history and the policy come back, so a signal with only its newest bar is served
+    node2 = nodeutil.Node(tmp, "--train.trees", "20", "--train.threads", "1",
+                          data_dir=node.data_dir, name="ctl-restart")
+    st2 = node2.status()
+    c.check(st2["model"]["version"] == v_back,
+            "restart: the live model %s is back (%s)" % (v_back, st2["model"]["version"]))
+    c.check("restored the history of 1 instrument" in open(node2.logpath).read(),
+            "restart: the instrument's history was restored")
+    ctx = zmq.Context()
+    pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+    sub.connect("tcp://127.0.0.1:%d" % node2.enr_port)
+    sub.setsockopt(zmq.SUBSCRIBE, b"nautilus:")
+    pub.connect("tcp://127.0.0.1:%d" % node2.sig_port)
+    time.sleep(0.5)
+    m = strategy.signal_message("FILUSDT", bars, 200 + 250 * 100, 1, 1, 99999)
+    pub.send_multipart([b"nautilus:signals", msgpack.packb(m, use_bin_type=True)])
+    got = None
+    end = time.time() + 5
+    while got is None and time.time() < end and sub.poll(500):
+        topic, payload = sub.recv_multipart()
+        if topic in (b"nautilus:enriched_signals", b"nautilus:errors"):
+            got = (topic, msgpack.unpackb(payload, raw=False))
+    c.check(got is not None and got[0] == b"nautilus:enriched_signals"
+            and got[1].get("signal_id") == "py-99999" and got[1].get("model_available"),
+            "restart: a one-bar signal is answered at once (%s)"
+            % (got[1] if got else "no answer"))
+    pub.close(0)
+    sub.close(0)
+    ctx.term()
+    c.check(node2.stop() == 0, "restart: SIGTERM exit 0")
 
 
 def case_no_node(c, tmp):
