@@ -800,6 +800,10 @@ out_release:
     out->latency_ns = t3 - t0;
     out->ts_enriched = ml4t_clock_wall_ns();
     self->lat[self->lat_n++ % S_LAT_RING] = out->latency_ns;
+    /* a budget, not a deadline: the answer is computed already, sending it late is
+       better than not at all; the count tells the operator the node is too slow */
+    if ((double)out->latency_ns > self->cfg.base.inference_timeout_ms * 1e6)
+        self->st.over_budget++;
     self->st.enriched++;
     return ML4T_OK;
 }

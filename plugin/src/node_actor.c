@@ -398,6 +398,7 @@ static char *s_status(s_self_t *self)
     cJSON_AddBoolToObject(model, "available", st.model_version[0] != '\0');
     s_add_u64(model, "changes", st.model_changes);
     s_add_u64(model, "cold_start_answers", st.cold_start);
+    s_add_u64(model, "over_budget", st.over_budget);
     s_add_num(model, "accuracy", st.accuracy);
     s_add_num(model, "baseline", st.baseline);
     s_add_u64(o, "instruments", st.instruments);

@@ -65,6 +65,7 @@ typedef struct ml4t_orchestrator_stats {
     uint64_t enriched;                /* answered with an enriched signal */
     uint64_t errors[ML4T_ERR_COUNT_]; /* refused signals/outcomes, by error code */
     uint64_t cold_start;              /* answered without a model */
+    uint64_t over_budget;             /* answered later than base.inference_timeout_ms */
     uint64_t bars_merged, bars_duplicate, bars_conflicting, gaps;
     uint64_t self_labeled, outcomes_matched, outcomes_unmatched;
     uint64_t triggers;
