@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ml4t/clock.h"
 #include "ml4t/hmm.h"
@@ -799,6 +800,10 @@ out_release:
     out->latency_ns = t3 - t0;
     out->ts_enriched = ml4t_clock_wall_ns();
     self->lat[self->lat_n++ % S_LAT_RING] = out->latency_ns;
+    /* a budget, not a deadline: the answer is computed already, sending it late is
+       better than not at all; the count tells the operator the node is too slow */
+    if ((double)out->latency_ns > self->cfg.base.inference_timeout_ms * 1e6)
+        self->st.over_budget++;
     self->st.enriched++;
     return ML4T_OK;
 }
@@ -981,7 +986,9 @@ ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *
     self->warming = true;
     for (size_t i = 0; rc == ML4T_OK && i < n; i++) {
         ml4t_bars_clear(&bars);
-        rc = ml4t_store_load_bars(self->store, ids[i], self->cfg.history_bars, &bars, err);
+        /* more than the ring holds: VPIN needs ~1,500 one-minute bars for its buckets */
+        size_t want = self->cfg.history_bars > 4096 ? self->cfg.history_bars : 4096;
+        rc = ml4t_store_load_bars(self->store, ids[i], want, &bars, err);
         if (rc || bars.n == 0 || ml4t_bars_validate(&bars, NULL) != ML4T_OK)
             continue; /* a stored series that does not validate is not replayed */
         s_instr_t *in = s_lookup(self, ids[i], true, err);
@@ -996,5 +1003,24 @@ ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *
     ml4t_model_slot_release(self->slot, &m);
     ml4t_bars_destroy(&bars);
     free(ids);
+    return rc;
+}
+
+ml4t_err_t ml4t_orchestrator_policy_save(const ml4t_orchestrator_t *self, const char *path,
+                                         ml4t_error_t *err)
+{
+    return self->policy ? ml4t_policy_history_save(self->policy, path, err) : ML4T_OK;
+}
+
+ml4t_err_t ml4t_orchestrator_policy_load(ml4t_orchestrator_t *self, const char *path,
+                                         ml4t_error_t *err)
+{
+    if (!self->policy)
+        return ML4T_OK;
+    if (access(path, F_OK) != 0)
+        return ml4t_error_set(err, ML4T_ENOTFOUND, "policy_history", "no %s yet", path);
+    ml4t_err_t rc = ml4t_policy_history_load(self->policy, path, err);
+    if (rc == ML4T_OK)
+        self->policy_changed = true; /* publish the restored policy */
     return rc;
 }

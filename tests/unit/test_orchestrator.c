@@ -108,6 +108,28 @@ static void t_cold_start_answers_with_default(void)
     ml4t_orchestrator_stats(o, &st);
     CHECK_EQ_INT(st.cold_start, 1);
     CHECK_EQ_INT(st.enriched, 1);
+    CHECK_EQ_INT(st.over_budget, 0); /* a 10 ms budget; one signal takes microseconds */
+    ml4t_signal_destroy(&sig);
+    ml4t_orchestrator_destroy(&o);
+}
+
+static void t_over_budget_counted_not_dropped(void)
+{
+    ml4t_orchestrator_config_t cfg;
+    ml4t_orchestrator_config_default(&cfg);
+    snprintf(cfg.base.model_path, sizeof cfg.base.model_path, "/nonexistent/model.ubj");
+    cfg.base.inference_timeout_ms = 1e-6; /* 1 ns: every signal is over */
+    ml4t_orchestrator_t *o = ml4t_orchestrator_new(&cfg, NULL, NULL);
+    REQUIRE(o);
+    ml4t_signal_t sig;
+    ml4t_signal_init(&sig);
+    ml4t_enriched_t out;
+    s_signal(&sig, "FILUSDT", 0, 150, 1, NULL);
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
+    ml4t_orchestrator_stats_t st;
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.over_budget, 1);
+    CHECK_EQ_INT(st.enriched, 1);
     ml4t_signal_destroy(&sig);
     ml4t_orchestrator_destroy(&o);
 }
@@ -489,6 +511,7 @@ static void t_cleanup(void)
 
 static const t_case_t cases[] = {
     T_CASE(t_cold_start_answers_with_default),
+    T_CASE(t_over_budget_counted_not_dropped),
     T_CASE(t_min_bars_from_history),
     T_CASE(t_conflicts_and_gaps_counted),
     T_CASE(t_bad_input_refused_and_counted),

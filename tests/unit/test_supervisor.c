@@ -193,7 +193,9 @@ static void t_empty_store_fails_cleanly(void)
     s_retrain(&f);
     ml4t_supervisor_stats_t st;
     ml4t_supervisor_stats(f.sup, &st);
-    CHECK_EQ_INT(st.failed, 1);
+    CHECK_EQ_INT(st.skipped, 1);
+    CHECK_EQ_INT(st.failed, 0);
+    CHECK(strstr(st.last_result, "skipped") != NULL);
     CHECK(strstr(st.last_result, "no bars") != NULL);
     ml4t_error_t err;
     CHECK_EQ_INT(ml4t_supervisor_restore(f.sup, &err), ML4T_ENOTFOUND);
