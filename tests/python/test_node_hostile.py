@@ -34,7 +34,16 @@ SIG, OUT, ERR = b"nautilus:signals", b"nautilus:enriched_signals", b"nautilus:er
 TOTAL = 100_000
 WINDOW = 2000
 RSS_CEILING_KB = 256 * 1024  # the node with a model and 8 instruments: about 50 MB
+RSS_CEILING_ASAN_KB = 1024 * 1024  # ASan: shadow memory and a 256 MB quarantine on top
 RSS_GROWTH_KB = 16 * 1024    # second half vs first half: allocator slack, not a leak
+
+
+def asan_node():
+    """True when ml4t-node is an AddressSanitizer build (the ASan stage of
+    scripts/test.sh runs these tests against it): its quarantine keeps up to
+    256 MB of freed memory aside by design, so memory bounds are wider there."""
+    with open(os.path.join(nodeutil.BIN, "ml4t-node"), "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def rss_kb(pid):
@@ -230,8 +239,9 @@ def main():
         c.check(st["dropped"]["total"] == 0, "STATUS: nothing dropped (%s)" % st["dropped"])
         half = len(rss) // 2
         print("  VmRSS (MB) every 5,000 messages: %s" % " ".join("%.0f" % (r / 1024) for r in rss))
-        c.check(max(rss) < RSS_CEILING_KB, "VmRSS peak %.0f MB < %d MB"
-                % (max(rss) / 1024, RSS_CEILING_KB // 1024))
+        ceiling = RSS_CEILING_ASAN_KB if asan_node() else RSS_CEILING_KB
+        c.check(max(rss) < ceiling, "VmRSS peak %.0f MB < %d MB%s"
+                % (max(rss) / 1024, ceiling // 1024, " (ASan build)" if asan_node() else ""))
         c.check(rss[-1] <= rss[half - 1] + RSS_GROWTH_KB,
                 "VmRSS end of second half %.0f MB <= end of first half %.0f MB + %d MB"
                 % (rss[-1] / 1024, rss[half - 1] / 1024, RSS_GROWTH_KB // 1024))
