@@ -10,6 +10,9 @@ JOBS="$(nproc)"
 
 echo "== setup and plain build"
 scripts/setup.sh
+
+echo "== formatting (the committed .clang-format)"
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
 (cd build && ctest --output-on-failure -j "$JOBS")
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
