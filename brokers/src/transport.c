@@ -31,7 +31,7 @@ void ml4t_transport_config_defaults(ml4t_transport_config_t *cfg)
     cfg->redis.claim_interval_ms = 5000;
     cfg->redis.maxlen = 0;
     cfg->redis.dedup_window = 65536;
-    cfg->redis.answer_ttl_ms = 86400000;
+    cfg->redis.answer_ttl_ms = 600000;
 
     cfg->failover.check_interval_ms = 20;
     cfg->failover.failback_ms = 1000;

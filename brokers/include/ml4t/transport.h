@@ -115,8 +115,9 @@ typedef struct ml4t_transport_config {
         int claim_interval_ms; /* 5000: how often to look for them, 0 = never */
         int64_t maxlen;        /* 0 = unbounded; else XADD MAXLEN ~ maxlen */
         int dedup_window;      /* 65536 recently delivered ids remembered per transport */
-        int answer_ttl_ms;     /* 86400000 (24 h): how long the marker of an answered entry lives
-                                  (publish_reply); 0 = answers are plain XADDs (at least once) */
+        int answer_ttl_ms;     /* 600000 (10 min): how long the marker of an answered entry lives
+                                  (publish_reply); it must outlast the longest time an entry
+                                  can stay pending; 0 = plain XADDs (at least once) */
     } redis;
     struct {
         const struct ml4t_transport_ops *primary_ops;  /* borrowed; NULL = ml4t_transport_zmq */
