@@ -2,6 +2,7 @@
     directly (see docs/codec.md for why not msgpack-c's object tree); msgpack-c's
     packer writes them. */
 #include "ml4t/codec.h"
+#include "ml4t/policy.h"
 
 #include <assert.h>
 #include <limits.h>
@@ -23,7 +24,8 @@ struct ml4t_codec {
 };
 
 static const char *const s_type_names[] = {
-    "", "SignalEvent", "EnrichedSignalEvent", "OutcomeEvent", "ErrorEvent", "RiskStateEvent"};
+    "",           "SignalEvent",    "EnrichedSignalEvent", "OutcomeEvent",
+    "ErrorEvent", "RiskStateEvent", "TradingPolicy"};
 #define S_NTYPES (sizeof s_type_names / sizeof s_type_names[0])
 
 const char *ml4t_msg_type_name(ml4t_msg_type_t type)
@@ -1412,4 +1414,45 @@ ml4t_err_t ml4t_codec_encode_risk_state(ml4t_codec_t *self, const ml4t_risk_stat
     bad |= S_KEY(pk, "total_exposure_pct") | msgpack_pack_double(pk, r->total_exposure_pct);
     bad |= S_KEY(pk, "ts_event") | msgpack_pack_uint64(pk, r->ts_event);
     return s_enc_end(self, bad, out, out_len, err);
+}
+
+static int s_pack_symbols(msgpack_packer *pk, size_t n, const char (*ids)[ML4T_INSTRUMENT_MAX + 1])
+{
+    int bad = msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        bad |= s_pack_text(pk, ids[i], ML4T_INSTRUMENT_MAX + 1);
+    return bad;
+}
+
+ml4t_err_t ml4t_codec_encode_policy(ml4t_codec_t *self, const ml4t_trading_policy_t *pol,
+                                    const uint8_t **out, size_t *out_len, ml4t_error_t *err)
+{
+    msgpack_packer *pk = &self->pk;
+    size_t n_rules = 0;
+    for (uint32_t bit = 0; bit < 32; bit++)
+        n_rules += (pol->rules >> bit) & 1u;
+    const char *risk = ml4t_policy_risk_profile_name(pol->risk_profile);
+    const char *entry = ml4t_policy_entry_mode_name(pol->entry_mode);
+    const char *exit_mode = ml4t_policy_exit_mode_name(pol->exit_mode);
+    int bad = s_enc_begin(self, ML4T_MSG_POLICY, 14);
+    bad |= S_KEY(pk, "allow_new_trades") |
+           (pol->allow_new_trades ? msgpack_pack_true(pk) : msgpack_pack_false(pk));
+    bad |= S_KEY(pk, "risk_profile") | msgpack_pack_str_with_body(pk, risk, strlen(risk));
+    bad |= S_KEY(pk, "max_risk_pct") | msgpack_pack_double(pk, pol->max_risk_pct);
+    bad |= S_KEY(pk, "min_confidence") | msgpack_pack_double(pk, pol->min_confidence);
+    bad |= S_KEY(pk, "entry_mode") | msgpack_pack_str_with_body(pk, entry, strlen(entry));
+    bad |= S_KEY(pk, "exit_mode") | msgpack_pack_str_with_body(pk, exit_mode, strlen(exit_mode));
+    bad |= S_KEY(pk, "allowed_symbols") | s_pack_symbols(pk, pol->n_allowed, pol->allowed);
+    bad |= S_KEY(pk, "disallowed_symbols") | s_pack_symbols(pk, pol->n_disallowed, pol->disallowed);
+    bad |= S_KEY(pk, "rules") | msgpack_pack_array(pk, n_rules);
+    for (uint32_t bit = 0; bit < 32; bit++) {
+        if (!((pol->rules >> bit) & 1u))
+            continue;
+        const char *name = ml4t_policy_rule_name(1u << bit);
+        bad |= msgpack_pack_str_with_body(pk, name, strlen(name));
+    }
+    bad |= S_KEY(pk, "block_reason") | S_TEXT(pk, pol->block_reason);
+    bad |= S_KEY(pk, "note") | S_TEXT(pk, pol->note);
+    return s_enc_end(self, bad | S_KEY(pk, "ts_policy") | msgpack_pack_uint64(pk, pol->ts_ns), out,
+                     out_len, err);
 }

@@ -41,7 +41,7 @@ typedef struct {
     bool vpin_ready; /* bucket volume known */
     ml4t_hmm_filter_t hmm;
     const ml4t_hmm_t *hmm_for; /* the model the filter was made for; NULL = none */
-    s_bar_t *ring;             /* history_bars bars; bar k at ring[k % history_bars] */
+    s_bar_t *ring;             /* ring_mask + 1 bars; bar k at ring[k & ring_mask] */
     uint64_t count;            /* bars merged so far */
     s_pending_t *pend;         /* FIFO of max_pending, ordered by bar_index */
     size_t pend_head, pend_n;
@@ -66,6 +66,7 @@ struct ml4t_orchestrator {
 
     s_instr_t *table; /* open addressing, table_cap a power of two */
     size_t table_cap, n_instr;
+    uint64_t ring_mask; /* ring size - 1: history_bars rounded up to a power of two */
 
     int feat_idx[ML4T_FEATURES_MAX]; /* configured feature -> full vector index */
     double hmm_weights[ML4T_HMM_MAX_STATES];
@@ -265,7 +266,7 @@ static s_instr_t *s_lookup(ml4t_orchestrator_t *self, const char *id, bool creat
         snprintf(in->id, sizeof in->id, "%s", id);
         in->feat = ml4t_features_state_new(&self->cfg.features, err);
         in->vpin = ml4t_vpin_new(&self->cfg.vpin, err);
-        in->ring = calloc(self->cfg.history_bars, sizeof *in->ring);
+        in->ring = calloc(self->ring_mask + 1, sizeof *in->ring);
         in->pend = calloc(self->cfg.max_pending, sizeof *in->pend);
         if (!in->feat || !in->vpin || !in->ring || !in->pend) {
             s_instr_free(in);
@@ -283,7 +284,7 @@ static s_instr_t *s_lookup(ml4t_orchestrator_t *self, const char *id, bool creat
 
 static const s_bar_t *s_bar_at(const ml4t_orchestrator_t *self, const s_instr_t *in, uint64_t k)
 {
-    return &in->ring[k % self->cfg.history_bars];
+    return &in->ring[k & self->ring_mask];
 }
 
 /* The ring index of a bar with timestamp ts, or -1 (binary search: ts increase). */
@@ -306,6 +307,8 @@ static int64_t s_find_ts(const ml4t_orchestrator_t *self, const s_instr_t *in, u
 
 static bool s_same(double a, double b)
 {
+    if (a == b) /* the common case: the same bar sent again, bit for bit */
+        return true;
     if (isnan(a) || isnan(b))
         return isnan(a) && isnan(b);
     return fabs(a - b) <= S_BAR_TOLERANCE * fmax(fabs(a), fabs(b));
@@ -410,7 +413,7 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
         if (b->ts[i] - prev > step + step / 2)
             self->st.gaps++;
     }
-    s_bar_t *slot = &in->ring[in->count % self->cfg.history_bars];
+    s_bar_t *slot = &in->ring[in->count & self->ring_mask];
     *slot = (s_bar_t){b->ts[i],    b->open[i],   b->high[i],      b->low[i],
                       b->close[i], b->volume[i], b->buy_volume[i]};
     in->count++;
@@ -433,31 +436,46 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
     return ML4T_OK;
 }
 
+static bool s_same_bar(const s_bar_t *o, const ml4t_bars_t *b, size_t i)
+{
+    return s_same(o->open, b->open[i]) && s_same(o->high, b->high[i]) &&
+           s_same(o->low, b->low[i]) && s_same(o->close, b->close[i]) &&
+           s_same(o->volume, b->volume[i]);
+}
+
 /* Merge a signal's bars: new ones (after the last known) are appended; known
    ones are compared and a different bar under a known timestamp is counted as a
-   conflict (the first version is kept: history does not change under a model). */
+   conflict (the first version is kept: history does not change under a model).
+   Both sequences are sorted, so the overlap is one search and a linear walk. */
 static ml4t_err_t s_merge(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_bars_t *b,
                           const ml4t_hmm_t *hmm, ml4t_error_t *err)
 {
-    uint64_t last = in->count ? s_bar_at(self, in, in->count - 1)->ts : 0;
-    for (size_t i = 0; i < b->n; i++) {
-        if (in->count == 0 || b->ts[i] > last) {
-            ml4t_err_t rc = s_append_bar(self, in, b, i, hmm, err);
-            if (rc)
-                return rc;
-            last = b->ts[i];
-            continue;
+    size_t i = 0;
+    if (in->count > 0) {
+        uint64_t last = s_bar_at(self, in, in->count - 1)->ts;
+        uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
+        uint64_t k = in->count - held; /* walks the ring in step with the bars */
+        for (; i < b->n && b->ts[i] <= last; i++) {
+            if (i == 0 || k >= in->count) {
+                int64_t at = s_find_ts(self, in, b->ts[i]);
+                if (at < 0)
+                    continue; /* older than what we hold, or never had: ignored */
+                k = (uint64_t)at;
+            }
+            while (k < in->count && s_bar_at(self, in, k)->ts < b->ts[i])
+                k++;
+            if (k == in->count || s_bar_at(self, in, k)->ts != b->ts[i])
+                continue; /* a bar we never had inside known history: ignored */
+            if (s_same_bar(s_bar_at(self, in, k), b, i))
+                self->st.bars_duplicate++;
+            else
+                self->st.bars_conflicting++;
         }
-        int64_t k = s_find_ts(self, in, b->ts[i]);
-        if (k < 0)
-            continue; /* older than what we hold, or a bar we never had: ignored */
-        const s_bar_t *o = s_bar_at(self, in, (uint64_t)k);
-        if (s_same(o->open, b->open[i]) && s_same(o->high, b->high[i]) &&
-            s_same(o->low, b->low[i]) && s_same(o->close, b->close[i]) &&
-            s_same(o->volume, b->volume[i]))
-            self->st.bars_duplicate++;
-        else
-            self->st.bars_conflicting++;
+    }
+    for (; i < b->n; i++) {
+        ml4t_err_t rc = s_append_bar(self, in, b, i, hmm, err);
+        if (rc)
+            return rc;
     }
     return ML4T_OK;
 }
@@ -630,7 +648,10 @@ static void s_predict(ml4t_orchestrator_t *self, ml4t_model_t *m, const double *
             x[i] = full[self->feat_idx[i]];
         ml4t_model_predict_row(m, x, &out->meta_confidence);
         out->model_available = true;
-        snprintf(out->model_version, sizeof out->model_version, "%s", ml4t_model_version(m));
+        const char *v = ml4t_model_version(m);
+        size_t n = strnlen(v, sizeof out->model_version - 1);
+        memcpy(out->model_version, v, n);
+        out->model_version[n] = '\0';
         return;
     }
     out->meta_confidence = b->default_confidence;
@@ -712,13 +733,26 @@ static void s_enrich(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t 
 ml4t_err_t ml4t_orchestrator_process_signal(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
                                             ml4t_enriched_t *out, ml4t_error_t *err)
 {
+    /* a signal may carry as few as one bar when the history fills the window */
+    ml4t_err_t rc = ml4t_signal_validate(sig, 1, (size_t)self->cfg.base.max_bars, err);
+    if (rc) {
+        self->st.received++;
+        return s_fail(self, rc);
+    }
+    return ml4t_orchestrator_process_decoded(self, sig, out, err);
+}
+
+ml4t_err_t ml4t_orchestrator_process_decoded(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
+                                             ml4t_enriched_t *out, ml4t_error_t *err)
+{
     uint64_t t0 = ml4t_clock_mono_ns();
     const ml4t_config_t *b = &self->cfg.base;
+    ml4t_err_t rc = ML4T_OK;
     self->st.received++;
-    /* a signal may carry as few as one bar when the history fills the window */
-    ml4t_err_t rc = ml4t_signal_validate(sig, 1, (size_t)b->max_bars, err);
-    if (rc)
-        return s_fail(self, rc);
+    if (sig->bars.n == 0 || sig->bars.n > (size_t)b->max_bars)
+        return s_fail(self, ml4t_error_set(err, sig->bars.n ? ML4T_ELIMIT : ML4T_ENODATA, "bars",
+                                           "%zu bars given, 1 to max_bars=%lld accepted",
+                                           sig->bars.n, (long long)b->max_bars));
     s_instr_t *in = s_lookup(self, sig->instrument_id, true, err);
     if (!in)
         return s_fail(self, err ? err->code : ML4T_ELIMIT);
@@ -820,6 +854,10 @@ ml4t_orchestrator_t *ml4t_orchestrator_new(const ml4t_orchestrator_config_t *cfg
         self->feat_idx[i] = ml4t_features_find(cfg->base.features[i]);
     ml4t_hmm_state_weights(3, self->hmm_weights);
     ml4t_bars_init(&self->scratch);
+    self->ring_mask = 1;
+    while (self->ring_mask < cfg->history_bars)
+        self->ring_mask <<= 1;
+    self->ring_mask -= 1;
     self->table_cap = 2;
     while (self->table_cap < 2 * cfg->max_instruments)
         self->table_cap <<= 1;

@@ -2,6 +2,7 @@
     offset, a seeded mutation loop cross-checked against msgpack-c's own
     decoder, and no allocation on the hot path after warm-up. */
 #include "ml4t/codec.h"
+#include "ml4t/policy.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -881,7 +882,76 @@ static void t_no_allocation_after_warmup(void)
     ml4t_codec_destroy(&c);
 }
 
+/* A map value by key from msgpack-c's object tree (the independent reader). */
+static const msgpack_object *s_obj_get(const msgpack_object *map, const char *key)
+{
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+            memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+static bool s_obj_str_is(const msgpack_object *o, const char *want)
+{
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(want) &&
+           memcmp(o->via.str.ptr, want, o->via.str.size) == 0;
+}
+
+static void t_encode_policy(void)
+{
+    ml4t_policy_config_t cfg;
+    ml4t_policy_config_default(&cfg);
+    ml4t_policy_inputs_t in;
+    ml4t_policy_inputs_init(&in);
+    in.regime = ML4T_POLICY_REGIME_RANGING;
+    in.volatility = ML4T_POLICY_VOL_HIGH;
+    in.risk.drawdown_pct = 3.5;
+    ml4t_policy_symbol_perf_t sym[2] = {{.instrument_id = "BADUSDT", .tag = ML4T_POLICY_TAG_BAD},
+                                        {.instrument_id = "FILUSDT", .tag = ML4T_POLICY_TAG_GOOD}};
+    in.symbols = sym;
+    in.n_symbols = 2;
+    ml4t_trading_policy_t pol;
+    REQUIRE(ml4t_policy_compute(&cfg, &in, 1700000000000000000ull, &pol, NULL) == ML4T_OK);
+    ml4t_codec_t *c = ml4t_codec_new(NULL);
+    REQUIRE(c);
+    const uint8_t *buf;
+    size_t len;
+    CHECK_EQ_INT(ml4t_codec_encode_policy(c, &pol, &buf, &len, NULL), ML4T_OK);
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    size_t off = 0;
+    REQUIRE(msgpack_unpack_next(&u, (const char *)buf, len, &off) == MSGPACK_UNPACK_SUCCESS);
+    CHECK_EQ_INT(off, len);
+    const msgpack_object *m = &u.data;
+    CHECK(s_obj_str_is(s_obj_get(m, "type"), "TradingPolicy"));
+    const msgpack_object *allow = s_obj_get(m, "allow_new_trades");
+    CHECK(allow && allow->type == MSGPACK_OBJECT_BOOLEAN && !allow->via.boolean);
+    CHECK(s_obj_str_is(s_obj_get(m, "risk_profile"), "NO_NEW_TRADES"));
+    CHECK(s_obj_str_is(s_obj_get(m, "entry_mode"), ml4t_policy_entry_mode_name(pol.entry_mode)));
+    const msgpack_object *dis = s_obj_get(m, "disallowed_symbols");
+    CHECK(dis && dis->type == MSGPACK_OBJECT_ARRAY && dis->via.array.size == 1 &&
+          s_obj_str_is(&dis->via.array.ptr[0], "BADUSDT"));
+    const msgpack_object *rules = s_obj_get(m, "rules");
+    CHECK(rules && rules->type == MSGPACK_OBJECT_ARRAY && rules->via.array.size >= 3);
+    const msgpack_object *ts = s_obj_get(m, "ts_policy");
+    CHECK(ts && ts->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+          ts->via.u64 == 1700000000000000000ull);
+    const msgpack_object *reason = s_obj_get(m, "block_reason");
+    CHECK(reason && reason->type == MSGPACK_OBJECT_STR && reason->via.str.size > 0);
+    ml4t_msg_type_t type;
+    CHECK_EQ_INT(ml4t_codec_peek_type(c, buf, len, &type, NULL), ML4T_OK);
+    CHECK_EQ_INT(type, ML4T_MSG_POLICY);
+    msgpack_unpacked_destroy(&u);
+    ml4t_codec_destroy(&c);
+}
+
 static const t_case_t cases[] = {
+    T_CASE(t_encode_policy),
     T_CASE(t_golden_vectors),
     T_CASE(t_vectors_agree_with_msgpack_c),
     T_CASE(t_round_trip_signal),

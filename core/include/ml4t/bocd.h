@@ -19,7 +19,8 @@
     raises one alarm.
 
     All buffers are allocated by ml4t_bocd_new; update is O(max_run_length) and
-    allocation-free. Not thread-safe: one owner per instance. */
+    allocation-free, with vectorized loops (AVX-512 or AVX2 when the CPU has
+    them; see ml4t_bocd_kernels). Not thread-safe: one owner per instance. */
 #ifndef ML4T_BOCD_H_INCLUDED
 #define ML4T_BOCD_H_INCLUDED
 
@@ -93,6 +94,11 @@ void ml4t_bocd_reset(ml4t_bocd_t *self);
    the same max_run_length and warmup (else ML4T_EMISMATCH, dst unchanged).
    dst's other settings become src's. */
 ml4t_err_t ml4t_bocd_copy(ml4t_bocd_t *dst, const ml4t_bocd_t *src);
+
+/* The loops the update runs on this CPU: "avx512", "avx2" or "base" (scalar
+   libm log and exp), picked at new(); the environment variable
+   ML4T_BOCD_KERNELS=avx2 or base caps the choice. Static string. */
+const char *ml4t_bocd_kernels(const ml4t_bocd_t *self);
 
 /* The configuration in use. */
 const ml4t_bocd_config_t *ml4t_bocd_config(const ml4t_bocd_t *self);

@@ -40,6 +40,7 @@ typedef enum {
     ML4T_MSG_OUTCOME,    /* "OutcomeEvent" */
     ML4T_MSG_ERROR,      /* "ErrorEvent" */
     ML4T_MSG_RISK_STATE, /* "RiskStateEvent" */
+    ML4T_MSG_POLICY,     /* "TradingPolicy": encoded only (the node publishes it) */
 } ml4t_msg_type_t;
 
 /* The wire name of a message type ("SignalEvent"); "" for ML4T_MSG_UNKNOWN. */
@@ -127,6 +128,12 @@ ml4t_err_t ml4t_codec_encode_error(ml4t_codec_t *self, const ml4t_error_event_t 
                                    const uint8_t **out, size_t *out_len, ml4t_error_t *err);
 ml4t_err_t ml4t_codec_encode_risk_state(ml4t_codec_t *self, const ml4t_risk_state_t *r,
                                         const uint8_t **out, size_t *out_len, ml4t_error_t *err);
+
+struct ml4t_trading_policy; /* see ml4t/policy.h */
+/* The current trading policy, published on nautilus:policy when it changes
+   (see schemas/README.md, "TradingPolicy"). */
+ml4t_err_t ml4t_codec_encode_policy(ml4t_codec_t *self, const struct ml4t_trading_policy *pol,
+                                    const uint8_t **out, size_t *out_len, ml4t_error_t *err);
 
 #ifdef __cplusplus
 }

@@ -98,6 +98,12 @@ void ml4t_orchestrator_set_trigger_fn(ml4t_orchestrator_t *self, ml4t_trigger_fn
 ml4t_err_t ml4t_orchestrator_process_signal(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
                                             ml4t_enriched_t *out, ml4t_error_t *err);
 
+/* The same for a signal the caller has already validated with
+   ml4t_signal_validate (ml4t_codec_decode_signal does): skips a second pass over
+   the bars. Only the bar count is checked again. */
+ml4t_err_t ml4t_orchestrator_process_decoded(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
+                                             ml4t_enriched_t *out, ml4t_error_t *err);
+
 /* An outcome from the mesh, naming a remembered prediction by signal_id or
    ts_event. ML4T_ENOTFOUND when no such prediction awaits a label. */
 ml4t_err_t ml4t_orchestrator_process_outcome(ml4t_orchestrator_t *self,
