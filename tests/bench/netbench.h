@@ -39,11 +39,14 @@
 
 typedef enum { NB_ZMQ = 0, NB_REDIS, NB_STREAMS } nb_transport_t;
 
-/* Pre-encoded signals: per_instr consecutive bar windows for each of
-   NB_INSTRUMENTS instruments. Message j of a run is instrument j % 10's
-   (j / 10)-th signal; its bar timestamps are rewritten before each send so
-   they keep increasing per instrument however long the run (the prices cycle
-   through the pool). */
+/* Pre-encoded signals for NB_INSTRUMENTS instruments ("FILUSDT-0".."-9").
+   Each instrument's series is its own stretch of per_instr real bars of the
+   month, repeated; its k-th signal carries the `bars` bars ending at bar k.
+   Message j of a run is instrument j % 10's (j / 10)-th signal: its bar
+   timestamps are rewritten before the send so they keep increasing, one
+   minute apart, however long the run, and a bar of a given time has the same
+   prices in every message that carries it (a node merging the overlapping
+   windows into its history sees one consistent series). */
 typedef struct {
     size_t bars;       /* bars per message (100 or 1) */
     size_t per_instr;  /* messages per instrument */

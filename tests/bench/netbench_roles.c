@@ -68,21 +68,25 @@ static ml4t_err_t s_pool_grow(nb_pool_t *pool, size_t *cap, size_t need, ml4t_er
     return ML4T_OK;
 }
 
-/* Encode message m (instrument i, window k) and record where its timestamps and id sit. */
+/* Encode message m (window k of the instrument whose bars start at month row
+   base) and record where its timestamps and id sit. */
 static ml4t_err_t s_pool_add(nb_pool_t *pool, ml4t_codec_t *codec, ml4t_signal_t *s,
-                             const ml4t_bars_t *month, size_t from, size_t m, size_t k, size_t *cap,
+                             const ml4t_bars_t *month, size_t base, size_t m, size_t k, size_t *cap,
                              ml4t_error_t *err)
 {
     ml4t_bars_clear(&s->bars);
+    size_t first = base + k % pool->per_instr, last = first;
     for (size_t b = 0; b < pool->bars; b++) {
-        size_t r = from + b;
+        /* The instrument's series repeats every per_instr bars, so a bar of a
+           given time has the same prices in every message that carries it. */
+        size_t r = last = base + (k + b) % pool->per_instr;
         ml4t_err_t rc =
             ml4t_bars_push(&s->bars, pool->t0 + (k + b) * NB_BAR_NS, month->open[r], month->high[r],
                            month->low[r], month->close[r], month->volume[r], month->buy_volume[r]);
         if (rc != ML4T_OK)
             return ml4t_error_set(err, rc, "pool", "cannot hold %zu bars", pool->bars);
     }
-    double move = month->close[from + pool->bars - 1] - month->open[from];
+    double move = month->close[last] - month->open[first];
     s->signal = move > 0 ? 1 : move < 0 ? -1 : 0;
     s->ts_event = pool->t0 + (k + pool->bars) * NB_BAR_NS;
     const uint8_t *enc;
@@ -129,7 +133,7 @@ static ml4t_err_t s_pool_fill(nb_pool_t *pool, const ml4t_bars_t *month, ml4t_er
         snprintf(s.instrument_id, sizeof s.instrument_id, "FILUSDT-%zu", i);
         for (size_t k = 0; rc == ML4T_OK && k < pool->per_instr; k++) {
             size_t m = i * pool->per_instr + k;
-            rc = s_pool_add(pool, codec, &s, month, i * stride + k, m, k, &cap, err);
+            rc = s_pool_add(pool, codec, &s, month, i * stride, m, k, &cap, err);
             total += rc == ML4T_OK ? pool->len[m] : 0;
         }
     }
@@ -149,7 +153,7 @@ ml4t_err_t nb_pool_build(nb_pool_t *pool, size_t bars, ml4t_error_t *err)
     ml4t_bars_t month;
     ml4t_bars_init(&month);
     ml4t_err_t rc = ml4t_csv_load(ML4T_BENCH_DATA_FILE, &month, NULL, err);
-    if (rc == ML4T_OK && month.n / NB_INSTRUMENTS < pool->per_instr + bars)
+    if (rc == ML4T_OK && month.n / NB_INSTRUMENTS < pool->per_instr)
         rc = ml4t_error_set(err, ML4T_ENODATA, "pool", "%zu bars are too few", month.n);
     if (rc == ML4T_OK) {
         pool->t0 = month.ts[0];
