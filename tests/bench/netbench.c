@@ -39,7 +39,7 @@ static const char *s_middle_name[] = {"floor", "node"};
 
 typedef struct {
     bool quick, smoke, floor_only;
-    const char *node_path;
+    const char *node_path, *model;
     const char *node_args[S_MAX_NODE_ARGS];
     int n_node_args;
     double fixed_s, probe_s, hold_s, max_rate;
@@ -62,14 +62,17 @@ typedef struct {
     nb_transport_t transport;
     s_opts_t o;
     int redis_port;
-    char redis_dir[128];
-    char node_log[160];
+    char root[64];      /* our temporary directory: Redis's, the node's data, the model */
+    char redis_dir[96]; /* <root>/redis */
+    char node_log[96];  /* <root>/node.log */
+    char model[128];    /* the model the node serves (--model, or trained into <root>) */
+    int node_runs;      /* each node run gets a fresh <root>/node-<n> data directory */
 } s_ctx_t;
 
 /* ---------------------------------------------------------------- processes */
 
 static volatile pid_t s_pids[S_MAX_PIDS];
-static char s_redis_dir_sig[128]; /* for the signal handler */
+static char s_root_sig[64]; /* for the signal handler */
 
 static void s_track(pid_t pid)
 {
@@ -95,8 +98,9 @@ static void s_on_signal(int sig)
     for (int i = 0; i < S_MAX_PIDS; i++)
         if (s_pids[i] > 0)
             waitpid(s_pids[i], NULL, 0);
-    if (s_redis_dir_sig[0])
-        rmdir(s_redis_dir_sig); /* Redis runs without persistence: the directory is empty */
+    if (s_root_sig[0] && fork() == 0) /* fork and exec are async-signal-safe */
+        execl("/bin/rm", "rm", "-rf", s_root_sig, (char *)NULL), _exit(127);
+    wait(NULL);
     static const char msg[] = "ml4t-bench: interrupted, every process it started was killed\n";
     if (write(2, msg, sizeof msg - 1) < 0)
         _exit(128 + sig);
@@ -197,10 +201,9 @@ static bool s_redis_ok(int port, const char *cmd)
    drop means real overload, as with the ZeroMQ high-water marks. */
 static bool s_redis_start(s_ctx_t *ctx, pid_t *pid_out)
 {
-    snprintf(ctx->redis_dir, sizeof ctx->redis_dir, "/tmp/ml4t-netbench-XXXXXX");
-    if (!mkdtemp(ctx->redis_dir))
+    snprintf(ctx->redis_dir, sizeof ctx->redis_dir, "%s/redis", ctx->root);
+    if (mkdir(ctx->redis_dir, 0700) != 0)
         return false;
-    snprintf(s_redis_dir_sig, sizeof s_redis_dir_sig, "%s", ctx->redis_dir);
     ctx->redis_port = s_free_port();
     char port[16];
     snprintf(port, sizeof port, "%d", ctx->redis_port);
@@ -231,49 +234,53 @@ static bool s_redis_start(s_ctx_t *ctx, pid_t *pid_out)
     return false;
 }
 
-static void s_redis_stop(s_ctx_t *ctx, pid_t pid)
+static void s_redis_stop(pid_t pid)
 {
     s_reap(pid, SIGKILL, 1000);
-    if (ctx->redis_dir[0])
-        rmdir(ctx->redis_dir);
-    s_redis_dir_sig[0] = ctx->redis_dir[0] = '\0';
 }
 
 /* ---------------------------------------------------------------- the node */
 
-static void s_node_argv(const s_ctx_t *ctx, const nb_run_t *run, const char **argv, char buf[][96])
+static void s_node_argv(const s_ctx_t *ctx, const nb_run_t *run, const char *data_dir,
+                        const char **argv, char buf[][96])
 {
+    static const char *names[] = {"zmq", "redis", "streams"};
     int a = 0;
-    argv[a++] = ctx->o.node_path;
-    if (run->transport == NB_ZMQ) {
-        snprintf(buf[0], 96, "@tcp://127.0.0.1:%d", run->port_in);
-        snprintf(buf[1], 96, "@tcp://127.0.0.1:%d", run->port_out);
-        argv[a++] = "--transport";
-        argv[a++] = "zmq";
-        argv[a++] = "--signals";
-        argv[a++] = buf[0];
-        argv[a++] = "--enriched";
-        argv[a++] = buf[1];
-    } else {
-        snprintf(buf[1], 96, "%d", run->redis_port);
-        argv[a++] = "--transport";
-        argv[a++] = run->transport == NB_REDIS ? "redis" : "streams";
-        argv[a++] = "--redis-port";
-        argv[a++] = buf[1];
-    }
+    snprintf(buf[0], 96, "@tcp://127.0.0.1:%d", run->port_in);
+    snprintf(buf[1], 96, "@tcp://127.0.0.1:%d", run->port_out);
     snprintf(buf[2], 96, "@tcp://127.0.0.1:%d", run->port_ctl);
-    argv[a++] = "--control";
-    argv[a++] = buf[2];
+    snprintf(buf[3], 96, "%d", run->hwm);
+    snprintf(buf[4], 96, "%d", run->redis_port);
+    const char *common[] = {ctx->o.node_path, "--transport",  names[run->transport],
+                            "--signals",      buf[0],         "--enriched",
+                            buf[1],           "--control",    buf[2],
+                            "--data-dir",     data_dir,       "--model-path",
+                            ctx->model,       "--zmq.sndhwm", buf[3],
+                            "--zmq.rcvhwm",   buf[3]};
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        argv[a++] = common[i];
+    if (run->transport != NB_ZMQ) {
+        argv[a++] = "--redis.port";
+        argv[a++] = buf[4];
+        argv[a++] = "--redis.maxlen"; /* the floor's and the sender's trim */
+        argv[a++] = buf[3];
+        argv[a++] = "--redis.consumer";
+        argv[a++] = "node";
+    }
     for (int i = 0; i < ctx->o.n_node_args; i++)
         argv[a++] = ctx->o.node_args[i];
     argv[a] = NULL;
 }
 
-static pid_t s_spawn_node(const s_ctx_t *ctx, const nb_run_t *run)
+/* The node with a fresh data directory (history store, registry) per run. */
+static pid_t s_spawn_node(s_ctx_t *ctx, const nb_run_t *run)
 {
-    const char *argv[S_MAX_NODE_ARGS + 16];
-    char buf[3][96];
-    s_node_argv(ctx, run, argv, buf);
+    const char *argv[S_MAX_NODE_ARGS + 32];
+    char buf[5][96], data_dir[96];
+    snprintf(data_dir, sizeof data_dir, "%s/node-%d", ctx->root, ++ctx->node_runs);
+    if (mkdir(data_dir, 0700) != 0)
+        return -1;
+    s_node_argv(ctx, run, data_dir, argv, buf);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -290,6 +297,51 @@ static pid_t s_spawn_node(const s_ctx_t *ctx, const nb_run_t *run)
     if (pid > 0)
         s_track(pid);
     return pid;
+}
+
+/* Run a program to its end with its output in the node's log; true on exit 0. */
+static bool s_exec_wait(const s_ctx_t *ctx, const char *const *argv)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid == 0) {
+        s_child_setup();
+        int log = open(ctx->node_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (log >= 0) {
+            dup2(log, 1);
+            dup2(log, 2);
+        }
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (pid < 0)
+        return false;
+    s_track(pid);
+    int st = s_reap(pid, 0, 600000);
+    return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* The node serves a real model: --model, or one trained now on the bundled month
+   with ml4t-train's defaults. */
+static bool s_model(s_ctx_t *ctx)
+{
+    if (ctx->o.model) {
+        snprintf(ctx->model, sizeof ctx->model, "%s", ctx->o.model);
+        return access(ctx->model, R_OK) == 0;
+    }
+    char out[96];
+    snprintf(out, sizeof out, "%s/model", ctx->root);
+    snprintf(ctx->model, sizeof ctx->model, "%s/model.ubj", out);
+    const char *argv[] = {ML4T_BINARY_DIR "/bin/ml4t-train",
+                          "--bars",
+                          ML4T_BENCH_DATA_FILE,
+                          "--out",
+                          out,
+                          "--quiet",
+                          NULL};
+    fprintf(stderr, "ml4t-bench %s: training the node's model (%s)\n", ctx->suite, argv[0]);
+    return s_exec_wait(ctx, argv) && access(ctx->model, R_OK) == 0;
 }
 
 /* The last lines of the node's log, for an error message. */
@@ -665,13 +717,15 @@ static void s_usage(const char *suite)
 {
     fprintf(stderr,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
-            "       [--node-arg ARG]... [--bars 100|1|both] [--hwm N] [--max-rate N]\n"
+            "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
+            "       [--max-rate N]\n"
             "  --quick       fixed rates 3 s, probes 2 s, highest rate held 5 s\n"
             "                (default 10 s, 5 s, 30 s)\n"
             "  --smoke       500 messages at 500/s per size, no search; exit 1 on any loss\n"
             "  --floor-only  measure the bare forwarder alone (no node needed)\n"
             "  --node PATH   the node executable (default %s/bin/ml4t-node)\n"
-            "  --node-arg A  one more argument for the node (repeatable)\n",
+            "  --node-arg A  one more argument for the node (repeatable)\n"
+            "  --model FILE  the model the node serves (default: trained with ml4t-train)\n",
             suite, ML4T_BINARY_DIR);
 }
 
@@ -695,6 +749,8 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             o->floor_only = true;
         else if (strcmp(a, "--node") == 0 && v)
             o->node_path = v, i++;
+        else if (strcmp(a, "--model") == 0 && v)
+            o->model = v, i++;
         else if (strcmp(a, "--node-arg") == 0 && v && o->n_node_args < S_MAX_NODE_ARGS)
             o->node_args[o->n_node_args++] = v, i++;
         else if (strcmp(a, "--bars") == 0 && v) {
@@ -803,6 +859,48 @@ static bool s_smoke_clean(const s_ctx_t *ctx, const s_size_t *z, int nz)
     return clean;
 }
 
+/* Remove our temporary directory and everything in it. */
+static void s_rm_root(s_ctx_t *ctx)
+{
+    if (!ctx->root[0])
+        return;
+    const char *argv[] = {"/bin/rm", "-rf", ctx->root, NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    s_root_sig[0] = ctx->root[0] = '\0';
+}
+
+/* Redis (for redis and streams), the model (when the node runs), then every size. */
+static bool s_suite(s_ctx_t *ctx, s_size_t *z, int *nz, char *load0, char *load1,
+                    const ml4t_bench_opts_t *opts)
+{
+    pid_t redis = 0;
+    bool ok = true;
+    if (ctx->transport != NB_ZMQ && !s_redis_start(ctx, &redis)) {
+        fprintf(stderr, "ml4t-bench %s: cannot start %s\n", ctx->suite, S_REDIS_BIN);
+        ok = false;
+    }
+    if (ok && !ctx->o.floor_only && !s_model(ctx)) {
+        fprintf(stderr, "ml4t-bench %s: no model for the node (%s)\n", ctx->suite, ctx->model);
+        s_node_log_tail(ctx);
+        ok = false;
+    }
+    s_loadavg(load0, 128);
+    if (ok && !opts->json)
+        s_header(ctx, load0);
+    fflush(stdout);
+    ok = ok && s_sizes(ctx, z, nz);
+    if (redis)
+        s_redis_stop(redis);
+    s_loadavg(load1, 128);
+    return ok;
+}
+
 int nb_main(const char *suite, nb_transport_t transport, const ml4t_bench_opts_t *opts)
 {
     s_ctx_t ctx = {.suite = suite, .transport = transport};
@@ -815,37 +913,29 @@ int nb_main(const char *suite, nb_transport_t transport, const ml4t_bench_opts_t
                 suite, ctx.o.node_path);
         return 1;
     }
-    snprintf(ctx.node_log, sizeof ctx.node_log, "/tmp/ml4t-netbench-node-%d.log", (int)getpid());
+    snprintf(ctx.root, sizeof ctx.root, "/tmp/ml4t-netbench-XXXXXX");
+    if (!mkdtemp(ctx.root)) {
+        fprintf(stderr, "ml4t-bench %s: cannot create a directory in /tmp\n", suite);
+        return 1;
+    }
+    snprintf(s_root_sig, sizeof s_root_sig, "%s", ctx.root);
+    snprintf(ctx.node_log, sizeof ctx.node_log, "%s/node.log", ctx.root);
     struct sigaction sa = {0};
     sa.sa_handler = s_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    pid_t redis = 0;
-    if (transport != NB_ZMQ && !s_redis_start(&ctx, &redis)) {
-        fprintf(stderr, "ml4t-bench %s: cannot start %s\n", suite, S_REDIS_BIN);
-        s_redis_stop(&ctx, redis);
-        return 1;
-    }
     char load0[128], load1[128];
-    s_loadavg(load0, sizeof load0);
-    if (!opts->json)
-        s_header(&ctx, load0);
-    fflush(stdout);
     s_size_t *z = calloc(2, sizeof *z);
     int nz = 0;
-    bool ok = z && s_sizes(&ctx, z, &nz);
-    if (redis)
-        s_redis_stop(&ctx, redis);
-    s_loadavg(load1, sizeof load1);
+    bool ok = z && s_suite(&ctx, z, &nz, load0, load1, opts);
     if (ok)
         s_report(&ctx, z, nz, load0, load1, opts);
     bool clean = ok && (!ctx.o.smoke || s_smoke_clean(&ctx, z, nz));
     if (ok && !clean)
         fprintf(stderr, "ml4t-bench %s: the smoke run lost or duplicated messages\n", suite);
     free(z);
-    if (ok)
-        unlink(ctx.node_log);
+    s_rm_root(&ctx);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
     return clean ? 0 : 1;
