@@ -50,7 +50,7 @@ typedef struct {
 /* One run's outcome. */
 typedef struct {
     double rate, achieved;
-    uint64_t n, received, lost, duplicates, send_failed, late_sends;
+    uint64_t n, received, lost, duplicates, send_failed, late_sends, errors;
     double p50_us, p99_us, p999_us, backlog_ms, max_lag_ms;
     bool held; /* every message once, the rate achieved, no backlog left */
     bool ok;   /* the run itself worked (processes started, answers came) */
@@ -393,6 +393,7 @@ static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh)
     res->received = sh->received;
     res->lost = run->n - sh->received;
     res->duplicates = sh->duplicates;
+    res->errors = sh->errors;
     res->send_failed = sh->send_failed;
     res->late_sends = sh->late_sends;
     res->max_lag_ms = (double)sh->max_lag_ns / 1e6;
@@ -504,13 +505,14 @@ static double s_round_rate(double r)
 static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char *what,
                        const s_result_t *r)
 {
-    fprintf(stderr,
-            "  %s %zu-bar %-5s %-6s %7.0f/s: %s  sent %llu lost %llu dup %llu  p50 %.0f us  "
-            "p99 %.0f us  achieved %.0f/s  backlog %.0f ms%s%s\n",
-            ctx->suite, bars, s_middle_name[m], what, r->rate, r->held ? "held" : "NOT held",
-            (unsigned long long)r->n, (unsigned long long)r->lost,
-            (unsigned long long)r->duplicates, r->p50_us, r->p99_us, r->achieved, r->backlog_ms,
-            r->note[0] ? "  " : "", r->note);
+    fprintf(
+        stderr,
+        "  %s %zu-bar %-5s %-6s %7.0f/s: %s  sent %llu lost %llu dup %llu err %llu  p50 %.0f us  "
+        "p99 %.0f us  achieved %.0f/s  backlog %.0f ms%s%s\n",
+        ctx->suite, bars, s_middle_name[m], what, r->rate, r->held ? "held" : "NOT held",
+        (unsigned long long)r->n, (unsigned long long)r->lost, (unsigned long long)r->duplicates,
+        (unsigned long long)r->errors, r->p50_us, r->p99_us, r->achieved, r->backlog_ms,
+        r->note[0] ? "  " : "", r->note);
 }
 
 static bool s_measure(s_ctx_t *ctx, s_middle_t m, nb_pool_t *pool, double rate, double seconds,

@@ -36,6 +36,7 @@
 #define NB_BAR_NS      60000000000ull /* 1-minute bars */
 #define NB_CH_SIGNALS  "nautilus:signals"
 #define NB_CH_ENRICHED "nautilus:enriched_signals"
+#define NB_CH_ERRORS   "nautilus:errors"
 
 typedef enum { NB_ZMQ = 0, NB_REDIS, NB_STREAMS } nb_transport_t;
 
@@ -94,6 +95,7 @@ typedef struct {
     uint64_t first_send_ns, last_send_ns, max_lag_ns, late_sends; /* late: > 1 ms behind */
     /* receiver */
     uint64_t received, duplicates, foreign, warmup_received, last_recv_ns;
+    uint64_t errors; /* ErrorEvents heard (ZeroMQ and pub/sub only) */
     /* any role: why it failed */
     char error[256];
     uint64_t lat_ns[]; /* n entries, 0 = not received */

@@ -570,7 +570,8 @@ static int s_rx_transport(s_rx_t *rx, const nb_run_t *run, nb_shared_t *sh)
     const ml4t_transport_ops_t *ops =
         run->transport == NB_ZMQ ? &ml4t_transport_zmq : &ml4t_transport_redis_pubsub;
     ml4t_transport_t *t = ml4t_transport_new(ops, &cfg, &err);
-    if (!t || ml4t_transport_subscribe(t, NB_CH_ENRICHED, &err) != ML4T_OK) {
+    if (!t || ml4t_transport_subscribe(t, NB_CH_ENRICHED, &err) != ML4T_OK ||
+        ml4t_transport_subscribe(t, NB_CH_ERRORS, &err) != ML4T_OK) {
         s_fail(sh, "receiver: cannot subscribe", &err);
         ml4t_transport_destroy(&t);
         return 1;
@@ -579,7 +580,9 @@ static int s_rx_transport(s_rx_t *rx, const nb_run_t *run, nb_shared_t *sh)
     for (;;) {
         ml4t_err_t rc = ml4t_transport_recv(t, &f, 50, NULL);
         uint64_t now = ml4t_clock_mono_ns();
-        if (rc == ML4T_OK)
+        if (rc == ML4T_OK && strncmp(f.topic, NB_CH_ERRORS, strlen(NB_CH_ERRORS)) == 0)
+            sh->errors += atomic_load(&sh->go) != 0; /* a refused signal: no answer */
+        else if (rc == ML4T_OK)
             s_rx_one(rx, f.payload, f.payload_len, now);
         if (s_rx_finished(rx, now))
             break;
