@@ -848,6 +848,11 @@ static void s_report(const s_ctx_t *ctx, const s_size_t *z, int nz, const char *
     ml4t_bench_report_add(rep, "hwm", ctx->o.hwm, "msgs");
     for (int i = 0; i < nz; i++)
         s_figures(rep, ctx, &z[i]);
+    for (int m = 0; nz == 2 && z[0].searched && m < (ctx->o.floor_only ? 1 : 2); m++) {
+        char key[96];
+        snprintf(key, sizeof key, "b1_vs_b100_max_%s", s_middle_name[m]);
+        ml4t_bench_report_add(rep, key, z[1].best_rate[m] / fmax(z[0].best_rate[m], 1e-9), "x");
+    }
     ml4t_bench_report_print(rep);
     free(rep);
 }
