@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang clang-format libclang-rt-14-dev git
   libzmq3-dev libczmq-dev libmsgpack-dev libxgboost-dev libhiredis-dev redis-server
   libsqlite3-dev libcjson-dev zlib1g-dev
   python3 python3-msgpack python3-zmq python3-redis python3-xgboost python3-numpy

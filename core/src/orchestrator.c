@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ml4t/clock.h"
 #include "ml4t/hmm.h"
@@ -74,6 +75,7 @@ struct ml4t_orchestrator {
     ml4t_model_t *seen_model; /* a reference to the last model seen on the slot */
     bool seen_model_ok;       /* its features match */
     bool warned_cold;
+    bool warming; /* replaying stored bars: do not store them again */
 
     ml4t_bars_t scratch;                    /* VPIN warm-up */
     double *lab_high, *lab_low, *lab_close; /* max_holding_bars each */
@@ -402,6 +404,7 @@ static void s_vpin_start(ml4t_orchestrator_t *self, s_instr_t *in)
 static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_bars_t *b,
                                size_t i, const ml4t_hmm_t *hmm, ml4t_error_t *err)
 {
+    bool store_it = self->store && !self->warming;
     if (ml4t_features_state_update(in->feat, b->ts[i], b->open[i], b->high[i], b->low[i],
                                    b->close[i], b->volume[i], b->buy_volume[i]))
         return ml4t_error_set(err, ML4T_ERANGE, "bars", "bar at ts %llu refused by features",
@@ -422,11 +425,11 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
     else
         s_vpin_start(self, in);
     s_hmm_push(self, in, hmm, b->close[i]);
-    if (self->store && !ml4t_store_put_bar(self->store, in->id, b->ts[i], b->open[i], b->high[i],
-                                           b->low[i], b->close[i], b->volume[i], b->buy_volume[i]))
+    if (store_it && !ml4t_store_put_bar(self->store, in->id, b->ts[i], b->open[i], b->high[i],
+                                        b->low[i], b->close[i], b->volume[i], b->buy_volume[i]))
         self->st.store_dropped++;
     ml4t_trigger_t t;
-    if (ml4t_monitor_on_bar(self->monitor, b->ts[i], &t)) {
+    if (!self->warming && ml4t_monitor_on_bar(self->monitor, b->ts[i], &t)) {
         self->st.triggers++;
         if (self->trigger_fn)
             self->trigger_fn(self->trigger_ud, &t);
@@ -797,6 +800,10 @@ out_release:
     out->latency_ns = t3 - t0;
     out->ts_enriched = ml4t_clock_wall_ns();
     self->lat[self->lat_n++ % S_LAT_RING] = out->latency_ns;
+    /* a budget, not a deadline: the answer is computed already, sending it late is
+       better than not at all; the count tells the operator the node is too slow */
+    if ((double)out->latency_ns > self->cfg.base.inference_timeout_ms * 1e6)
+        self->st.over_budget++;
     self->st.enriched++;
     return ML4T_OK;
 }
@@ -955,4 +962,65 @@ void ml4t_orchestrator_stats(ml4t_orchestrator_t *self, ml4t_orchestrator_stats_
         free(copy);
     }
     ml4t_model_slot_version(self->slot, out->model_version, sizeof out->model_version);
+}
+
+ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *n_instruments,
+                                             ml4t_error_t *err)
+{
+    *n_instruments = 0;
+    if (!self->store)
+        return ML4T_OK;
+    char(*ids)[ML4T_INSTRUMENT_MAX + 1] = calloc(self->cfg.max_instruments, sizeof *ids);
+    if (!ids)
+        return ml4t_error_set(err, ML4T_ENOMEM, "store", "out of memory");
+    size_t n = 0;
+    ml4t_err_t rc = ml4t_store_instruments(self->store, ids, self->cfg.max_instruments, &n, err);
+    if (n > self->cfg.max_instruments)
+        n = self->cfg.max_instruments;
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    ml4t_model_t *m = ml4t_model_slot_acquire(self->slot);
+    if (m && m != self->seen_model)
+        s_on_new_model(self, m);
+    const ml4t_hmm_t *hmm = m && self->seen_model_ok ? ml4t_model_hmm(m) : NULL;
+    self->warming = true;
+    for (size_t i = 0; rc == ML4T_OK && i < n; i++) {
+        ml4t_bars_clear(&bars);
+        /* more than the ring holds: VPIN needs ~1,500 one-minute bars for its buckets */
+        size_t want = self->cfg.history_bars > 4096 ? self->cfg.history_bars : 4096;
+        rc = ml4t_store_load_bars(self->store, ids[i], want, &bars, err);
+        if (rc || bars.n == 0 || ml4t_bars_validate(&bars, NULL) != ML4T_OK)
+            continue; /* a stored series that does not validate is not replayed */
+        s_instr_t *in = s_lookup(self, ids[i], true, err);
+        if (!in) {
+            rc = err ? err->code : ML4T_ELIMIT;
+            break;
+        }
+        if (s_merge(self, in, &bars, hmm, err) == ML4T_OK)
+            (*n_instruments)++;
+    }
+    self->warming = false;
+    ml4t_model_slot_release(self->slot, &m);
+    ml4t_bars_destroy(&bars);
+    free(ids);
+    return rc;
+}
+
+ml4t_err_t ml4t_orchestrator_policy_save(const ml4t_orchestrator_t *self, const char *path,
+                                         ml4t_error_t *err)
+{
+    return self->policy ? ml4t_policy_history_save(self->policy, path, err) : ML4T_OK;
+}
+
+ml4t_err_t ml4t_orchestrator_policy_load(ml4t_orchestrator_t *self, const char *path,
+                                         ml4t_error_t *err)
+{
+    if (!self->policy)
+        return ML4T_OK;
+    if (access(path, F_OK) != 0)
+        return ml4t_error_set(err, ML4T_ENOTFOUND, "policy_history", "no %s yet", path);
+    ml4t_err_t rc = ml4t_policy_history_load(self->policy, path, err);
+    if (rc == ML4T_OK)
+        self->policy_changed = true; /* publish the restored policy */
+    return rc;
 }

@@ -208,7 +208,17 @@ static void s_run(ml4t_supervisor_t *self)
 
     if (!res || s_snapshot(self, &bars, which, &err) ||
         ml4t_train_run(&self->cfg.train, &bars, NULL, res, &cand, &err)) {
-        s_failed(self, "", err.msg[0] ? err.msg : "out of memory");
+        if (err.code == ML4T_ENODATA) {
+            /* too little history yet: nothing is wrong, the next trigger tries again */
+            pthread_mutex_lock(&self->lock);
+            self->st.skipped++;
+            snprintf(self->st.last_result, sizeof self->st.last_result,
+                     "skipped: not enough history yet (%.120s)", err.msg);
+            pthread_mutex_unlock(&self->lock);
+            fprintf(stderr, "ml4t supervisor: %s\n", self->st.last_result);
+        } else {
+            s_failed(self, "", err.msg[0] ? err.msg : "out of memory");
+        }
         goto out;
     }
     double auc = res->overall.auc;

@@ -20,6 +20,7 @@
 #include "ml4t/bocd.h"
 #include "ml4t/clock.h"
 #include "ml4t/features.h"
+#include "ml4t/vpin.h"
 #include "ml4t/labels.h"
 
 /* Reads the Binance kline CSV (gzip); the bench keeps its own small parser. */
@@ -177,10 +178,34 @@ static int s_bench_labels(s_ctx_t *c)
     return 0;
 }
 
+/* VPIN over the month: real taker-buy volume, then bulk volume classification. */
+static int s_bench_vpin(s_ctx_t *c)
+{
+    const ml4t_bars_t *b = c->bars;
+    static const struct {
+        bool force_bvc;
+        const char *name;
+    } modes[] = {{false, "vpin_taker_buy_ns_per_bar"}, {true, "vpin_bvc_ns_per_bar"}};
+    for (size_t k = 0; k < 2; k++) {
+        ml4t_vpin_config_t cfg = ml4t_vpin_config_default();
+        cfg.bucket_volume = ml4t_vpin_bucket_volume_from_bars(b);
+        cfg.force_bvc = modes[k].force_bvc;
+        ml4t_vpin_t *v = ml4t_vpin_new(&cfg, NULL);
+        if (!v)
+            return -1;
+        uint64_t t0 = ml4t_clock_mono_ns();
+        for (size_t i = 0; i < b->n; i++)
+            ml4t_vpin_update(v, b->close[i], b->volume[i], b->buy_volume[i], NULL);
+        uint64_t total = ml4t_clock_mono_ns() - t0;
+        ml4t_bench_sink(ml4t_vpin_value(v));
+        ml4t_bench_report_add(c->report, modes[k].name, (double)total / (double)b->n, "ns");
+        ml4t_vpin_destroy(&v);
+    }
+    return 0;
+}
+
 static int (*const s_steps[])(s_ctx_t *) = {
-    s_bench_features_incremental,
-    s_bench_bocd,
-    s_bench_features_batch,
+    s_bench_vpin,   s_bench_features_incremental, s_bench_bocd, s_bench_features_batch,
     s_bench_labels,
 };
 

@@ -1,6 +1,7 @@
 /*  ml4t_orchestrator tests: the hot path on real bars, history merging, models,
     self-labeling, outcomes, the policy gate, the store. */
 #include "ml4t/csv.h"
+#include "ml4t/hmm.h"
 #include "ml4t/orchestrator.h"
 
 #include <unistd.h>
@@ -106,6 +107,28 @@ static void t_cold_start_answers_with_default(void)
     ml4t_orchestrator_stats_t st;
     ml4t_orchestrator_stats(o, &st);
     CHECK_EQ_INT(st.cold_start, 1);
+    CHECK_EQ_INT(st.enriched, 1);
+    CHECK_EQ_INT(st.over_budget, 0); /* a 10 ms budget; one signal takes microseconds */
+    ml4t_signal_destroy(&sig);
+    ml4t_orchestrator_destroy(&o);
+}
+
+static void t_over_budget_counted_not_dropped(void)
+{
+    ml4t_orchestrator_config_t cfg;
+    ml4t_orchestrator_config_default(&cfg);
+    snprintf(cfg.base.model_path, sizeof cfg.base.model_path, "/nonexistent/model.ubj");
+    cfg.base.inference_timeout_ms = 1e-6; /* 1 ns: every signal is over */
+    ml4t_orchestrator_t *o = ml4t_orchestrator_new(&cfg, NULL, NULL);
+    REQUIRE(o);
+    ml4t_signal_t sig;
+    ml4t_signal_init(&sig);
+    ml4t_enriched_t out;
+    s_signal(&sig, "FILUSDT", 0, 150, 1, NULL);
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
+    ml4t_orchestrator_stats_t st;
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.over_budget, 1);
     CHECK_EQ_INT(st.enriched, 1);
     ml4t_signal_destroy(&sig);
     ml4t_orchestrator_destroy(&o);
@@ -386,6 +409,101 @@ static void t_config_errors_named(void)
     CHECK_STR(err.field, "default_confidence");
 }
 
+static void t_warm_from_store_after_restart(void)
+{
+    char dir[] = "/tmp/ml4t-warm-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    ml4t_store_t *store = ml4t_store_open(dir, NULL, NULL);
+    REQUIRE(store);
+    ml4t_orchestrator_t *o = s_new(false, store);
+    REQUIRE(o);
+    ml4t_signal_t sig;
+    ml4t_signal_init(&sig);
+    ml4t_enriched_t out, again;
+    s_signal(&sig, "FILUSDT", 0, 300, 1, "a");
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
+    s_signal(&sig, "FILUSDT", 300, 1, 1, "b");
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_flush(store, 5000), ML4T_OK);
+    ml4t_orchestrator_destroy(&o);
+    ml4t_store_close(&store);
+
+    /* restart: a one-bar signal is served at once, with the same state */
+    store = ml4t_store_open(dir, NULL, NULL);
+    REQUIRE(store);
+    o = s_new(false, store);
+    REQUIRE(o);
+    size_t warmed = 0;
+    ml4t_error_t err;
+    CHECK_EQ_INT(ml4t_orchestrator_warm_from_store(o, &warmed, &err), ML4T_OK);
+    CHECK_EQ_INT(warmed, 1);
+    s_signal(&sig, "FILUSDT", 301, 1, 1, "c");
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &again, &err), ML4T_OK);
+    ml4t_orchestrator_stats_t st;
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.bars_merged, 302);
+    CHECK_EQ_INT(ml4t_store_flush(store, 5000), ML4T_OK);
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_count(store, "bars", &n, NULL), ML4T_OK);
+    CHECK_EQ_INT(n, 302); /* warm-up did not store its bars twice */
+    /* the same signal on a never-restarted orchestrator gives the same features */
+    ml4t_orchestrator_t *ref = s_new(false, NULL);
+    REQUIRE(ref);
+    s_signal(&sig, "FILUSDT", 0, 302, 1, "c");
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(ref, &sig, &out, NULL), ML4T_OK);
+    CHECK_NEAR(again.regime_weight, out.regime_weight, 1e-12);
+    CHECK_NEAR(again.changepoint_prob, out.changepoint_prob, 1e-12);
+    ml4t_orchestrator_destroy(&ref);
+    ml4t_orchestrator_destroy(&o);
+    ml4t_store_close(&store);
+    ml4t_signal_destroy(&sig);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK_EQ_INT(system(cmd), 0);
+}
+
+static void t_hmm_drives_regime_weight(void)
+{
+    const ml4t_bars_t *d = s_data();
+    ml4t_model_t *m = s_train_model(10);
+    REQUIRE(m);
+    ml4t_hmm_config_t hc;
+    ml4t_hmm_config_default(&hc);
+    hc.n_init = 1;
+    ml4t_hmm_t *h = ml4t_hmm_fit_closes(d->close, 20000, &hc, NULL);
+    REQUIRE(h);
+    ml4t_model_attach_hmm(m, h);
+    ml4t_orchestrator_t *o = s_new(false, NULL);
+    REQUIRE(o);
+    ml4t_error_t err;
+    CHECK_EQ_INT(ml4t_orchestrator_hot_swap(o, ml4t_model_ref(m), &err), ML4T_OK);
+    ml4t_signal_t sig;
+    ml4t_signal_init(&sig);
+    ml4t_enriched_t out;
+    s_signal(&sig, "FILUSDT", 0, 400, 1, NULL);
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    /* the same closes through a filter of our own, with the same damping */
+    ml4t_hmm_filter_t f;
+    REQUIRE(ml4t_hmm_filter_init(&f, ml4t_model_hmm(m), NULL) == ML4T_OK);
+    for (size_t i = 0; i < 400; i++)
+        ml4t_hmm_filter_push_close(&f, ml4t_model_hmm(m), d->close[i]);
+    ml4t_features_config_t fc = ml4t_features_config_default();
+    double full[ML4T_F_COUNT];
+    CHECK_EQ_INT(ml4t_features_compute(&fc, &sig.bars, 399, 1, full, NULL), ML4T_OK);
+    ml4t_regime_config_t rc = ml4t_regime_config_default();
+    double run = full[ML4T_F_RUN_LENGTH] * (double)fc.bocd.max_run_length;
+    double damp =
+        ml4t_regime_cp_damping(full[ML4T_F_CHANGEPOINT], run, rc.half_life_bars, rc.min_damping);
+    double w[3];
+    ml4t_hmm_state_weights(3, w);
+    CHECK_NEAR(out.regime_weight, ml4t_hmm_filter_regime_weight(&f, w, damp), 1e-9);
+    CHECK(out.regime_weight >= 0.0 && out.regime_weight <= 1.0);
+    ml4t_hmm_filter_destroy(&f);
+    ml4t_signal_destroy(&sig);
+    ml4t_orchestrator_destroy(&o);
+    ml4t_model_unref(&m);
+}
+
 static void t_cleanup(void)
 {
     ml4t_bars_destroy(&s_month);
@@ -393,6 +511,7 @@ static void t_cleanup(void)
 
 static const t_case_t cases[] = {
     T_CASE(t_cold_start_answers_with_default),
+    T_CASE(t_over_budget_counted_not_dropped),
     T_CASE(t_min_bars_from_history),
     T_CASE(t_conflicts_and_gaps_counted),
     T_CASE(t_bad_input_refused_and_counted),
@@ -403,6 +522,8 @@ static const t_case_t cases[] = {
     T_CASE(t_policy_blocks_on_drawdown),
     T_CASE(t_store_receives_history),
     T_CASE(t_config_errors_named),
+    T_CASE(t_warm_from_store_after_restart),
+    T_CASE(t_hmm_drives_regime_weight),
     T_CASE(t_cleanup),
 };
 T_MAIN(cases)

@@ -4,6 +4,9 @@
 #include "ml4t/csv.h"
 #include "ml4t/supervisor.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -190,12 +193,76 @@ static void t_empty_store_fails_cleanly(void)
     s_retrain(&f);
     ml4t_supervisor_stats_t st;
     ml4t_supervisor_stats(f.sup, &st);
-    CHECK_EQ_INT(st.failed, 1);
+    CHECK_EQ_INT(st.skipped, 1);
+    CHECK_EQ_INT(st.failed, 0);
+    CHECK(strstr(st.last_result, "skipped") != NULL);
     CHECK(strstr(st.last_result, "no bars") != NULL);
     ml4t_error_t err;
     CHECK_EQ_INT(ml4t_supervisor_restore(f.sup, &err), ML4T_ENOTFOUND);
     CHECK_EQ_INT(ml4t_supervisor_swap_file(f.sup, "/nonexistent/model.ubj", &err) != ML4T_OK, 1);
     s_close(&f, true);
+}
+
+/* In a child process (the limit must not reach the other cases): a live model,
+   then a file-size limit that makes the next save fail, and a corrupt model
+   file pushed for a swap. The live model keeps serving; both failures are
+   reported. The child's exit status is its number of failed checks. */
+static void t_failed_save_and_corrupt_file_keep_live_model(void)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        s_fixture_t f = {0};
+        int before = t_failed_checks;
+        if (!s_open(&f, true, 0.5))
+            _exit(99);
+        ml4t_model_slot_t *slot = ml4t_orchestrator_slot(f.orch);
+        s_retrain(&f);
+        char v1[ML4T_ID_MAX + 1] = "", now[ML4T_ID_MAX + 1] = "";
+        ml4t_model_slot_version(slot, v1, sizeof v1);
+        CHECK(v1[0] != '\0');
+        /* a corrupt model: the live one's booster with bytes flipped */
+        char good[160], bad_dir[160], cmd[700];
+        snprintf(good, sizeof good, "%s/models/%s", f.dir, v1);
+        snprintf(bad_dir, sizeof bad_dir, "%s/corrupt", f.dir);
+        snprintf(cmd, sizeof cmd,
+                 "cp -r %s %s && printf 'XXXX' | dd of=%s/model.ubj bs=1 seek=100 conv=notrunc "
+                 "status=none",
+                 good, bad_dir, bad_dir);
+        CHECK_EQ_INT(system(cmd), 0);
+        char bad[240];
+        snprintf(bad, sizeof bad, "%s/model.ubj", bad_dir);
+        ml4t_error_t err;
+        CHECK(ml4t_supervisor_swap_file(f.sup, bad, &err) != ML4T_OK);
+        fprintf(stderr, "  corrupt model refused: [%s] %s\n", err.field, err.msg);
+        CHECK(strstr(err.msg, "SHA-256") != NULL && err.code != ML4T_OK);
+        ml4t_model_slot_version(slot, now, sizeof now);
+        CHECK_STR(now, v1);
+        /* a disk that refuses to grow files: the next save fails */
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {1024, 1024};
+        CHECK_EQ_INT(setrlimit(RLIMIT_FSIZE, &rl), 0);
+        s_retrain(&f);
+        ml4t_supervisor_stats_t st;
+        ml4t_supervisor_stats(f.sup, &st);
+        CHECK_EQ_INT(st.failed, 1);
+        CHECK(strstr(st.last_result, "cannot save") != NULL);
+        ml4t_model_slot_version(slot, now, sizeof now);
+        CHECK_STR(now, v1);
+        /* and it still predicts */
+        ml4t_model_t *m = ml4t_model_slot_acquire(slot);
+        CHECK(m != NULL);
+        ml4t_model_slot_release(slot, &m);
+        rl.rlim_cur = rl.rlim_max = RLIM_INFINITY;
+        setrlimit(RLIMIT_FSIZE, &rl);
+        s_close(&f, true);
+        _exit(t_failed_checks - before);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
 }
 
 static void t_cleanup(void)
@@ -208,6 +275,7 @@ static const t_case_t cases[] = {
     T_CASE(t_worse_candidate_is_refused),
     T_CASE(t_requests_coalesce),
     T_CASE(t_empty_store_fails_cleanly),
+    T_CASE(t_failed_save_and_corrupt_file_keep_live_model),
     T_CASE(t_cleanup),
 };
 T_MAIN(cases)

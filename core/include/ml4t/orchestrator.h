@@ -65,6 +65,7 @@ typedef struct ml4t_orchestrator_stats {
     uint64_t enriched;                /* answered with an enriched signal */
     uint64_t errors[ML4T_ERR_COUNT_]; /* refused signals/outcomes, by error code */
     uint64_t cold_start;              /* answered without a model */
+    uint64_t over_budget;             /* answered later than base.inference_timeout_ms */
     uint64_t bars_merged, bars_duplicate, bars_conflicting, gaps;
     uint64_t self_labeled, outcomes_matched, outcomes_unmatched;
     uint64_t triggers;
@@ -115,9 +116,25 @@ ml4t_err_t ml4t_orchestrator_process_risk_state(ml4t_orchestrator_t *self,
                                                 const ml4t_risk_state_t *risk, uint64_t now_ns,
                                                 bool *changed, ml4t_error_t *err);
 
+/* After a restart: replay each stored instrument's newest max(history_bars, 4096) bars into
+   its state (features, VPIN, HMM filter), so that signals carrying only their
+   newest bar are served at once. Call on the hot thread before the first
+   signal, after the live model is in the slot. *n_instruments gets how many
+   were warmed. */
+ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *n_instruments,
+                                             ml4t_error_t *err);
+
 /* The current trading policy (NULL when the policy engine is off), and whether it
    changed since the last call of this function (publish it when it did). */
 const ml4t_trading_policy_t *ml4t_orchestrator_policy(ml4t_orchestrator_t *self, bool *changed);
+
+/* The policy engine's history (the last 100 policies) to and from a JSON file
+   (atomic write). Loading makes its newest policy current. ML4T_OK without a
+   policy engine; ML4T_ENOTFOUND when the file does not exist. */
+ml4t_err_t ml4t_orchestrator_policy_save(const ml4t_orchestrator_t *self, const char *path,
+                                         ml4t_error_t *err);
+ml4t_err_t ml4t_orchestrator_policy_load(ml4t_orchestrator_t *self, const char *path,
+                                         ml4t_error_t *err);
 
 /* Publish a new model (any thread). It must carry the configured feature list:
    ML4T_EMISMATCH otherwise, and the caller keeps its reference. On success the

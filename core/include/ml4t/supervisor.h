@@ -45,7 +45,8 @@ typedef struct ml4t_supervisor_stats {
     uint64_t runs;     /* trainings started */
     uint64_t accepted;
     uint64_t refused; /* candidate worse than the live model */
-    uint64_t failed;  /* not enough data, training or saving failed */
+    uint64_t skipped; /* not enough stored history yet for a run */
+    uint64_t failed;  /* training or saving failed */
     uint64_t rollbacks;
     bool busy;
     double last_auc;       /* the last candidate's out-of-sample AUC */

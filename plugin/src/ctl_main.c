@@ -1,0 +1,111 @@
+/*  ml4t-ctl: talk to a running node over its control socket. */
+#include <czmq.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void s_help(FILE *out)
+{
+    fprintf(out,
+            "usage: ml4t-ctl [--control ENDPOINT] [--timeout MS] COMMAND [ARG]\n"
+            "\n"
+            "Sends one command to a running ml4t-node and prints its JSON reply.\n"
+            "\n"
+            "Commands:\n"
+            "  status       counters, errors by reason, drops, latency percentiles, model,\n"
+            "               supervisor, policy and transport health (JSON)\n"
+            "  stats        the same document\n"
+            "  train        request a retrain (answered at once; see status for the result)\n"
+            "  swap PATH    validate the model file PATH and swap it in (waits for the result)\n"
+            "  rollback     back to the previous model version in the registry\n"
+            "  reload       swap in the configured model_path again\n"
+            "\n"
+            "Options:\n"
+            "  --control ENDPOINT  the node's control socket [tcp://127.0.0.1:5557]\n"
+            "                      (also ML4T_CONTROL; a leading '@' or '>' is ignored)\n"
+            "  --timeout MS        how long to wait for the answer [5000; swap, rollback,\n"
+            "                      reload: 60000]\n"
+            "  --help              this text\n"
+            "\n"
+            "Exit codes: 0 the node answered ok, 1 the node answered with an error\n"
+            "(\"ok\": false), 2 usage error, 3 no answer within the timeout.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *control = getenv("ML4T_CONTROL") ? getenv("ML4T_CONTROL") : "tcp://127.0.0.1:5557";
+    long timeout = -1;
+    const char *cmd = NULL, *arg = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            s_help(stdout);
+            return 0;
+        } else if (strcmp(argv[i], "--control") == 0 && i + 1 < argc) {
+            control = argv[++i];
+        } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+            char *end;
+            timeout = strtol(argv[++i], &end, 10);
+            if (*end || timeout <= 0) {
+                fprintf(stderr, "ml4t-ctl: --timeout: expected milliseconds > 0, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
+        } else if (!cmd && argv[i][0] != '-') {
+            cmd = argv[i];
+        } else if (cmd && !arg && argv[i][0] != '-') {
+            arg = argv[i];
+        } else {
+            fprintf(stderr, "ml4t-ctl: unexpected argument '%s' (ml4t-ctl --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    static const char *const known[] = {"status",   "stats",  "train", "swap",
+                                        "rollback", "reload", NULL};
+    bool ok = false;
+    for (size_t i = 0; cmd && known[i]; i++)
+        ok = ok || strcmp(cmd, known[i]) == 0;
+    if (!ok) {
+        fprintf(stderr, "ml4t-ctl: %s%s%s (status, stats, train, swap PATH, rollback, reload)\n",
+                cmd ? "unknown command '" : "no command given", cmd ? cmd : "", cmd ? "'" : "");
+        return 2;
+    }
+    if (strcmp(cmd, "swap") == 0 && !arg) {
+        fprintf(stderr, "ml4t-ctl: swap needs a model file path\n");
+        return 2;
+    }
+    if (arg && strcmp(cmd, "swap") != 0) {
+        fprintf(stderr, "ml4t-ctl: %s takes no argument\n", cmd);
+        return 2;
+    }
+    if (timeout < 0)
+        timeout =
+            (strcmp(cmd, "swap") == 0 || strcmp(cmd, "rollback") == 0 || strcmp(cmd, "reload") == 0)
+                ? 60000
+                : 5000;
+    zsys_handler_set(NULL);
+    if (*control == '@' || *control == '>')
+        control++;
+    zsock_t *req = zsock_new(ZMQ_REQ);
+    if (!req || zsock_connect(req, "%s", control) != 0) {
+        fprintf(stderr, "ml4t-ctl: cannot connect to '%s'\n", control);
+        zsock_destroy(&req);
+        return 2;
+    }
+    zsock_set_linger(req, 0);
+    zsock_set_rcvtimeo(req, (int)timeout);
+    char line[1200];
+    snprintf(line, sizeof line, "%s%s%s", cmd, arg ? " " : "", arg ? arg : "");
+    zstr_send(req, line);
+    char *reply = zstr_recv(req);
+    zsock_destroy(&req);
+    if (!reply) {
+        fprintf(stderr,
+                "ml4t-ctl: no answer from a node at %s within %ld ms (is ml4t-node "
+                "running with --control %s?)\n",
+                control, timeout, control);
+        return 3;
+    }
+    printf("%s\n", reply);
+    int rc = strstr(reply, "\"ok\":false") ? 1 : 0;
+    free(reply);
+    return rc;
+}

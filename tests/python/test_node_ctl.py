@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""ml4t-ctl against a running ml4t-node, configuration errors, and SIGTERM:
+  1. invalid settings from a ZPL file, the environment and flags are all named
+     in one message, exit 2, nothing bound;
+  2. status / train / swap / rollback / reload over the control socket;
+  3. SIGTERM: exit 0 with the history store flushed (every prediction in it);
+  4. ml4t-ctl with no node: a clear message and exit 3."""
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+import msgpack
+import zmq
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import nodeutil  # noqa: E402
+from nodeutil import BIN, strategy  # noqa: E402
+
+
+def case_config_errors(c, tmp):
+    zpl = os.path.join(tmp, "bad.zpl")
+    with open(zpl, "w") as f:
+        f.write("node\n    transport = carrier-pigeon\nredis\n    port = 99999\n"
+                "model\n    default_confidence = 1.5\n")
+    port = nodeutil.free_port()
+    env = dict(os.environ, ML4T_STATS_INTERVAL="often")
+    r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--config", zpl, "--zmq-sndhwm", "-1",
+                        "--signals", "@tcp://127.0.0.1:%d" % port, "--no-such-option", "1"],
+                       capture_output=True, text=True, env=env, timeout=20)
+    c.check(r.returncode == 2, "invalid configuration: exit 2 (%d)" % r.returncode)
+    for needle in ("carrier-pigeon", "99999", "default_confidence", "ML4T_STATS_INTERVAL",
+                   "zmq-sndhwm", "no-such-option"):
+        c.check(needle in r.stderr, "the message names %s" % needle)
+    with socket.socket() as s:  # nothing was bound
+        c.check(s.connect_ex(("127.0.0.1", port)) != 0, "nothing bound")
+    r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--help"], capture_output=True, text=True)
+    c.check(r.returncode == 0 and "--redis.port" in r.stdout and "[6379]" in r.stdout
+            and "ML4T_REDIS_PORT" in r.stdout, "--help lists options, defaults and variables")
+    with open(zpl, "w") as f:
+        f.write("redis\n    port = 6390\nnode\n    stats_interval = 3\n")
+    r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--config", zpl, "--print-config",
+                        "--stats-interval", "4"], capture_output=True, text=True,
+                       env=dict(os.environ, ML4T_REDIS_PORT="6391"))
+    c.check("redis.port = 6391" in r.stdout and "stats_interval = 4" in r.stdout,
+            "precedence: flags over environment over file")
+
+
+def feed(node, n_signals, bars, start=200, nbars=100):
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.PUB)
+    pub.connect("tcp://127.0.0.1:%d" % node.sig_port)
+    time.sleep(0.4)
+    for i in range(n_signals):
+        m = strategy.signal_message("FILUSDT", bars, start + i * nbars, nbars, 1, i)
+        pub.send_multipart([b"nautilus:signals", msgpack.packb(m, use_bin_type=True)])
+        time.sleep(0.002)
+    pub.close(linger=2000)
+    ctx.term()
+
+
+def case_ctl(c, tmp):
+    bars = strategy.load_bars()
+    node = nodeutil.Node(tmp, "--train.trees", "20", "--train.threads", "1", name="ctl")
+    st = node.status()
+    c.check(st["model"]["available"], "status: a model is served (%s)" % st["model"]["version"])
+    first = st["model"]["version"]
+    feed(node, 250, bars)  # 25,000 real bars stored: enough for a walk-forward retrain
+    c.check(nodeutil.wait_for(lambda: node.status()["enriched"] >= 250, 20), "250 signals answered")
+    rc, doc, _ = node.ctl("train")
+    c.check(rc == 0 and doc["ok"], "train: accepted (%s)" % doc)
+    ok = nodeutil.wait_for(lambda: node.status()["supervisor"]["runs"] >= 1
+                           and not node.status()["supervisor"]["busy"], 60, step=0.2)
+    sup = node.status()["supervisor"]
+    c.check(ok and sup["last_result"].startswith(("accepted", "refused")),
+            "train: a run finished and was judged: %s" % sup["last_result"])
+    # two model files with distinct versions: swap both in, then roll back
+    out2 = os.path.join(tmp, "model2")
+    subprocess.run([os.path.join(BIN, "ml4t-train"), "--bars", strategy.DATA, "--out", out2,
+                    "--quiet", "--trees", "10"], check=True, timeout=120)
+    rc, doc, _ = node.ctl("swap", nodeutil.trained_model(tmp), timeout=60000)
+    c.check(rc == 0 and doc["ok"], "swap model 1: %s" % doc)
+    rc, doc, _ = node.ctl("swap", os.path.join(out2, "model.ubj"), timeout=60000)
+    c.check(rc == 0 and doc["ok"], "swap model 2: %s" % doc)
+    v2 = node.status()["model"]["version"]
+    rc, doc, _ = node.ctl("rollback", timeout=60000)
+    v_back = node.status()["model"]["version"]
+    c.check(rc == 0 and doc["ok"] and v_back != v2, "rollback: %s -> %s" % (v2, v_back))
+    rc, doc, _ = node.ctl("swap", "/nonexistent/model.ubj", timeout=60000)
+    c.check(rc == 1 and doc["ok"] is False and doc["error"], "swap of a missing file: exit 1, %r"
+            % (doc or {}).get("error"))
+    r = subprocess.run([os.path.join(BIN, "ml4t-ctl"), "--control",
+                        "tcp://127.0.0.1:%d" % node.ctl_port, "bogus"], capture_output=True,
+                       text=True)
+    c.check(r.returncode == 2, "unknown command: exit 2")
+    c.check(first != "", "the first model was %s" % first)
+    # SIGTERM with predictions queued: every one is in the store afterwards
+    enriched = node.status()["enriched"]
+    c.check(node.stop() == 0, "SIGTERM: exit 0")
+    db = sqlite3.connect(os.path.join(node.data_dir, "history.sqlite3"))
+    rows = db.execute("select count(*) from predictions").fetchone()[0]
+    nbars = db.execute("select count(*) from bars").fetchone()[0]
+    c.check(rows == enriched, "store flushed: %d predictions for %d answers" % (rows, enriched))
+    c.check(nbars >= 25000, "store flushed: %d bars" % nbars)
+    c.check(os.path.exists(os.path.join(node.data_dir, "policy_history.json")),
+            "SIGTERM: the policy history was saved")
+    # a restart on the same data_dir: the registry's live model, the instrument's
+    # history and the policy come back, so a signal with only its newest bar is served
+    node2 = nodeutil.Node(tmp, "--train.trees", "20", "--train.threads", "1",
+                          data_dir=node.data_dir, name="ctl-restart")
+    st2 = node2.status()
+    c.check(st2["model"]["version"] == v_back,
+            "restart: the live model %s is back (%s)" % (v_back, st2["model"]["version"]))
+    c.check("restored the history of 1 instrument" in open(node2.logpath).read(),
+            "restart: the instrument's history was restored")
+    ctx = zmq.Context()
+    pub, sub = ctx.socket(zmq.PUB), ctx.socket(zmq.SUB)
+    sub.connect("tcp://127.0.0.1:%d" % node2.enr_port)
+    sub.setsockopt(zmq.SUBSCRIBE, b"nautilus:")
+    pub.connect("tcp://127.0.0.1:%d" % node2.sig_port)
+    time.sleep(0.5)
+    m = strategy.signal_message("FILUSDT", bars, 200 + 250 * 100, 1, 1, 99999)
+    pub.send_multipart([b"nautilus:signals", msgpack.packb(m, use_bin_type=True)])
+    got = None
+    end = time.time() + 5
+    while got is None and time.time() < end and sub.poll(500):
+        topic, payload = sub.recv_multipart()
+        if topic in (b"nautilus:enriched_signals", b"nautilus:errors"):
+            got = (topic, msgpack.unpackb(payload, raw=False))
+    c.check(got is not None and got[0] == b"nautilus:enriched_signals"
+            and got[1].get("signal_id") == "py-99999" and got[1].get("model_available"),
+            "restart: a one-bar signal is answered at once (%s)"
+            % (got[1] if got else "no answer"))
+    pub.close(0)
+    sub.close(0)
+    ctx.term()
+    c.check(node2.stop() == 0, "restart: SIGTERM exit 0")
+
+
+def case_no_node(c, tmp):
+    port = nodeutil.free_port()
+    t0 = time.time()
+    r = subprocess.run([os.path.join(BIN, "ml4t-ctl"), "--control", "tcp://127.0.0.1:%d" % port,
+                        "--timeout", "500", "status"], capture_output=True, text=True, timeout=20)
+    c.check(r.returncode == 3 and "no answer" in r.stderr, "no node: exit 3, %r" % r.stderr.strip())
+    c.check(time.time() - t0 < 10, "no node: gives up")
+
+
+def main():
+    c = nodeutil.Checker("test_node_ctl")
+    tmp = tempfile.mkdtemp(prefix="ml4t-node-ctl-")
+    try:
+        print("case config_errors"); case_config_errors(c, tmp)
+        print("case ctl"); case_ctl(c, tmp)
+        print("case no_node"); case_no_node(c, tmp)
+    finally:
+        nodeutil.cleanup()
+    return c.done()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
