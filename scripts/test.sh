@@ -4,6 +4,7 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/): every test, the
 #      Python end-to-end ones driving the ASan-built node and tools;
 #   3. ThreadSanitizer (build-tsan/): the threaded tests (ctest label "threaded");
+#   4. valgrind memcheck over the plain build's unit tests (scripts/memcheck.sh);
 # then each libFuzzer harness for a bounded time (build-fuzz/, clang).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,9 @@ echo "== ThreadSanitizer (threaded tests)"
 ML4T_BUILD_DIR=build-tsan ML4T_BUILD_TYPE=Debug ML4T_CMAKE_ARGS="-DML4T_TSAN=ON" scripts/setup.sh
 (cd build-tsan && OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
   ctest --output-on-failure -j "$JOBS" -L threaded)
+
+echo "== valgrind memcheck (unit tests of build/; see docs/reliability.md)"
+scripts/memcheck.sh build
 
 if ls tests/fuzz/fuzz_*.c >/dev/null 2>&1; then
   echo "== fuzzing (bounded)"

@@ -195,6 +195,65 @@ static void t_auth_password_and_acl_user(void)
     t_redis_stop(&r);
 }
 
+/* A refused AUTH (plain and ACL form, pub/sub and Streams) and an unreachable
+   server with a password set: the password shows nowhere, neither on stderr
+   (fd 2 is captured for the whole episode) nor in any error the caller sees. */
+static void t_auth_password_never_shown(void)
+{
+    static const char *secret = "Zq7-never-print-me-41";
+    t_redis_t r = {0};
+    snprintf(r.password, sizeof r.password, "s3cret");
+    REQUIRE(t_redis_start(&r));
+    char log[] = "/tmp/ml4t-auth-stderr-XXXXXX";
+    int fd = mkstemp(log);
+    REQUIRE(fd >= 0);
+    fflush(stderr);
+    int saved = dup(2);
+    REQUIRE(saved >= 0 && dup2(fd, 2) == 2);
+    const ml4t_transport_ops_t *ops[2] = {&ml4t_transport_redis_pubsub,
+                                          &ml4t_transport_redis_streams};
+    const char *users[2] = {"", "default"};
+    char seen[4096] = "";
+    for (int i = 0; i < 6; i++) {
+        ml4t_transport_config_t cfg;
+        t_cfg(&cfg, &r);
+        if (i >= 4)
+            cfg.redis.port = t_free_port(); /* nobody there */
+        snprintf(cfg.redis.password, sizeof cfg.redis.password, "%s", secret);
+        snprintf(cfg.redis.username, sizeof cfg.redis.username, "%s", users[i % 2]);
+        ml4t_error_t err = {0};
+        ml4t_transport_t *t = ml4t_transport_new(ops[(i / 2) % 2], &cfg, &err);
+        strncat(seen, err.msg, sizeof seen - strlen(seen) - 1);
+        if (!t)
+            continue;
+        ml4t_frame_t f;
+        ml4t_transport_subscribe(t, "s", &err);
+        strncat(seen, err.msg, sizeof seen - strlen(seen) - 1);
+        CHECK(ml4t_transport_publish(t, "s", "x", 1, &err) != ML4T_OK);
+        strncat(seen, err.msg, sizeof seen - strlen(seen) - 1);
+        ml4t_transport_recv(t, &f, 50, &err);
+        strncat(seen, err.msg, sizeof seen - strlen(seen) - 1);
+        ml4t_transport_health_t h;
+        ml4t_transport_health(t, &h);
+        CHECK(!h.connected);
+        CHECK(h.last_error.code != ML4T_OK);
+        strncat(seen, h.last_error.msg, sizeof seen - strlen(seen) - 1);
+        ml4t_transport_destroy(&t);
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    char out[65536];
+    ssize_t n = pread(fd, out, sizeof out - 1, 0);
+    close(fd);
+    unlink(log);
+    out[n > 0 ? n : 0] = '\0';
+    CHECK(strstr(out, secret) == NULL);
+    CHECK(strstr(seen, secret) == NULL);
+    CHECK(strstr(seen, "AUTH") != NULL); /* the refusal was seen and reported */
+    t_redis_stop(&r);
+}
+
 /* --------------------------------------------------------------- Streams */
 
 typedef struct {
@@ -706,6 +765,7 @@ static const t_case_t cases[] = {
     T_CASE(t_pubsub_prefix_is_literal),
     T_CASE(t_pubsub_reconnects_and_resubscribes),
     T_CASE(t_auth_password_and_acl_user),
+    T_CASE(t_auth_password_never_shown),
     T_CASE(t_streams_roundtrip),
     T_CASE(t_streams_kill_restart_exactly_once),
     T_CASE(t_streams_takeover_from_killed_consumer),

@@ -9,7 +9,14 @@
 
     Health: a socket monitor counts live peers (ACCEPTED/CONNECTED minus
     DISCONNECTED); ZMTP heartbeats turn a silently dead peer into a
-    DISCONNECTED. The link is "connected" when every open side has a peer. */
+    DISCONNECTED. The link is "connected" when every open side has a peer.
+
+    Security: with the zmq.curve_* fields set, every socket is a CURVE server
+    or client (ml4t/curve.h) before it binds or connects. A handshake the
+    other side refuses (key not allowed, wrong server key, a plain peer on a
+    CURVE socket) is counted in health.auth_failures and named in
+    health.last_error; a refused peer never gets or gives a frame. */
+#include "ml4t/curve.h"
 #include "ml4t/transport.h"
 
 #include <czmq.h>
@@ -23,11 +30,13 @@ typedef struct {
     zsock_t *sock;    /* SUB or XPUB, NULL when that side is closed */
     zsock_t *monitor; /* PAIR receiving the socket's monitor events */
     uint32_t peers;
+    uint64_t auth_failures;
     char endpoint[ML4T_TRANSPORT_ENDPOINT_MAX];
 } s_side_t;
 
 typedef struct {
     s_side_t in, out;
+    ml4t_curve_t *curve;         /* the CURVE role of both sides; "off" without curve fields */
     zmq_msg_t part;              /* reused receive buffer for the payload */
     char topic[S_TOPIC_MAX + 1]; /* the received topic, NUL-terminated */
     uint64_t publishes;          /* paces draining of XPUB subscription messages */
@@ -51,6 +60,9 @@ static void s_monitor_drain(s_side_t *side)
             side->peers++;
         else if (event == ZMQ_EVENT_DISCONNECTED && side->peers > 0)
             side->peers--;
+        else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ||
+                 event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL)
+            side->auth_failures++;
     }
     zmq_msg_close(&ev);
 }
@@ -65,7 +77,8 @@ static void s_xpub_drain(s_side_t *side)
 }
 
 static ml4t_err_t s_side_open(s_side_t *side, int type, const char *endpoint, const char *field,
-                              const ml4t_transport_config_t *cfg, ml4t_error_t *err)
+                              const ml4t_transport_config_t *cfg, const ml4t_curve_t *curve,
+                              ml4t_error_t *err)
 {
     if (endpoint[0] == '\0')
         return ML4T_OK;
@@ -84,7 +97,9 @@ static ml4t_err_t s_side_open(s_side_t *side, int type, const char *endpoint, co
     static atomic_uint serial;
     snprintf(addr, sizeof addr, "inproc://ml4t-zmq-monitor-%u", atomic_fetch_add(&serial, 1));
     if (zmq_socket_monitor(s, addr,
-                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED) ||
+                           ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) ||
         zsock_connect(side->monitor, "%s", addr))
         return ml4t_error_set(err, ML4T_EIO, field, "cannot monitor the socket: %s",
                               zmq_strerror(zmq_errno()));
@@ -98,6 +113,7 @@ static ml4t_err_t s_side_open(s_side_t *side, int type, const char *endpoint, co
         zsock_set_heartbeat_ivl(side->sock, cfg->zmq.heartbeat_ivl_ms);
         zsock_set_heartbeat_timeout(side->sock, cfg->zmq.heartbeat_timeout_ms);
     }
+    ml4t_curve_apply(curve, side->sock);
     if (zsock_attach(side->sock, endpoint, type == ZMQ_XPUB) != 0)
         return ml4t_error_set(err, ML4T_EIO, field, "%s=%s: cannot attach: %s", field, endpoint,
                               zmq_strerror(zmq_errno()));
@@ -122,6 +138,7 @@ static void s_close(void **state)
     s_zmq_t *self = *state;
     s_side_close(&self->in);
     s_side_close(&self->out);
+    ml4t_curve_destroy(&self->curve); /* after the sockets: zauth must outlive them */
     zmq_msg_close(&self->part);
     free(self);
     *state = NULL;
@@ -134,10 +151,14 @@ static ml4t_err_t s_init(void **state, const ml4t_transport_config_t *cfg, ml4t_
         return ml4t_error_set(err, ML4T_ENOMEM, "zmq", "cannot allocate the ZeroMQ transport");
     zmq_msg_init(&self->part);
     self->health.active = -1;
-    ml4t_err_t rc =
-        s_side_open(&self->in, ZMQ_SUB, cfg->zmq.sub_endpoint, "zmq.sub_endpoint", cfg, err);
+    self->curve = ml4t_curve_new(cfg, err);
+    ml4t_err_t rc = self->curve ? ML4T_OK : (err ? err->code : ML4T_EINVAL);
     if (rc == ML4T_OK)
-        rc = s_side_open(&self->out, ZMQ_XPUB, cfg->zmq.pub_endpoint, "zmq.pub_endpoint", cfg, err);
+        rc = s_side_open(&self->in, ZMQ_SUB, cfg->zmq.sub_endpoint, "zmq.sub_endpoint", cfg,
+                         self->curve, err);
+    if (rc == ML4T_OK)
+        rc = s_side_open(&self->out, ZMQ_XPUB, cfg->zmq.pub_endpoint, "zmq.pub_endpoint", cfg,
+                         self->curve, err);
     if (rc != ML4T_OK) {
         void *p = self;
         s_close(&p);
@@ -257,6 +278,17 @@ static ml4t_err_t s_health(void *state, ml4t_transport_health_t *out)
     if (self->out.sock)
         s_xpub_drain(&self->out);
     self->health.peers = self->in.peers + self->out.peers;
+    uint64_t refused = self->in.auth_failures + self->out.auth_failures;
+    if (refused > self->health.auth_failures) {
+        bool server = ml4t_curve_role(self->curve) == ML4T_CURVE_SERVER;
+        ml4t_error_set(&self->health.last_error, ML4T_EMISMATCH,
+                       server ? "zmq.curve_clients_dir" : "zmq.curve_server_key",
+                       server ? "a peer was refused: its key is not among the allowed clients "
+                                "or it does not speak CURVE"
+                              : "the handshake failed: wrong server key, or this key is not "
+                                "allowed, or the security settings of the two sides differ");
+        self->health.auth_failures = refused;
+    }
     self->health.connected = (!self->in.sock || self->in.peers > 0) &&
                              (!self->out.sock || self->out.peers > 0) &&
                              (self->in.sock || self->out.sock);

@@ -6,7 +6,8 @@
 static void s_help(FILE *out)
 {
     fprintf(out,
-            "usage: ml4t-ctl [--control ENDPOINT] [--timeout MS] COMMAND [ARG]\n"
+            "usage: ml4t-ctl [--control ENDPOINT] [--timeout MS] [--curve-client-cert FILE\n"
+            "                --curve-server-key KEY] COMMAND [ARG]\n"
             "\n"
             "Sends one command to a running ml4t-node and prints its JSON reply.\n"
             "\n"
@@ -24,15 +25,57 @@ static void s_help(FILE *out)
             "                      (also ML4T_CONTROL; a leading '@' or '>' is ignored)\n"
             "  --timeout MS        how long to wait for the answer [5000; swap, rollback,\n"
             "                      reload: 60000]\n"
+            "  --curve-client-cert FILE  this client's secret certificate, for a node\n"
+            "                      running with CURVE (also ML4T_CTL_CURVE_CLIENT_CERT)\n"
+            "  --curve-server-key KEY  the node's public certificate file or Z85 key\n"
+            "                      (also ML4T_CTL_CURVE_SERVER_KEY)\n"
             "  --help              this text\n"
             "\n"
             "Exit codes: 0 the node answered ok, 1 the node answered with an error\n"
             "(\"ok\": false), 2 usage error, 3 no answer within the timeout.\n");
 }
 
+/* CURVE client settings on sock; false (after saying why) when they cannot be read. */
+static bool s_curve_client(zsock_t *sock, const char *cert_path, const char *server_key)
+{
+    if (!cert_path && !server_key)
+        return true;
+    if (!cert_path || !server_key) {
+        fprintf(stderr, "ml4t-ctl: CURVE needs both --curve-client-cert and --curve-server-key\n");
+        return false;
+    }
+    zcert_t *cert = zsys_file_exists(cert_path) ? zcert_load(cert_path) : NULL;
+    if (!cert) {
+        fprintf(stderr, "ml4t-ctl: --curve-client-cert %s: not a readable certificate\n",
+                cert_path);
+        return false;
+    }
+    char key[41] = "";
+    if (zsys_file_exists(server_key)) {
+        zcert_t *server = zcert_load(server_key);
+        if (server)
+            snprintf(key, sizeof key, "%s", zcert_public_txt(server));
+        zcert_destroy(&server);
+    } else if (strlen(server_key) == 40) {
+        snprintf(key, sizeof key, "%s", server_key);
+    }
+    byte bin[32];
+    if (!key[0] || !zmq_z85_decode(bin, key)) {
+        fprintf(stderr, "ml4t-ctl: --curve-server-key: neither a certificate file nor a Z85 key\n");
+        zcert_destroy(&cert);
+        return false;
+    }
+    zcert_apply(cert, sock);
+    zsock_set_curve_serverkey(sock, key);
+    zcert_destroy(&cert);
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     const char *control = getenv("ML4T_CONTROL") ? getenv("ML4T_CONTROL") : "tcp://127.0.0.1:5557";
+    const char *curve_cert = getenv("ML4T_CTL_CURVE_CLIENT_CERT");
+    const char *curve_server = getenv("ML4T_CTL_CURVE_SERVER_KEY");
     long timeout = -1;
     const char *cmd = NULL, *arg = NULL;
     for (int i = 1; i < argc; i++) {
@@ -41,6 +84,10 @@ int main(int argc, char **argv)
             return 0;
         } else if (strcmp(argv[i], "--control") == 0 && i + 1 < argc) {
             control = argv[++i];
+        } else if (strcmp(argv[i], "--curve-client-cert") == 0 && i + 1 < argc) {
+            curve_cert = argv[++i];
+        } else if (strcmp(argv[i], "--curve-server-key") == 0 && i + 1 < argc) {
+            curve_server = argv[++i];
         } else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
             char *end;
             timeout = strtol(argv[++i], &end, 10);
@@ -85,6 +132,10 @@ int main(int argc, char **argv)
     if (*control == '@' || *control == '>')
         control++;
     zsock_t *req = zsock_new(ZMQ_REQ);
+    if (req && !s_curve_client(req, curve_cert, curve_server)) {
+        zsock_destroy(&req);
+        return 2;
+    }
     if (!req || zsock_connect(req, "%s", control) != 0) {
         fprintf(stderr, "ml4t-ctl: cannot connect to '%s'\n", control);
         zsock_destroy(&req);

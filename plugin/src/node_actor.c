@@ -17,6 +17,7 @@
 
 #include "ml4t/clock.h"
 #include "ml4t/codec.h"
+#include "ml4t/curve.h"
 
 #define S_BURST 64 /* messages handled between two looks at the pipe */
 
@@ -39,9 +40,10 @@ typedef struct {
 
 typedef struct {
     zsock_t *pipe;
-    zsock_t *control;    /* ROUTER; NULL when not configured */
-    zactor_t *sup_actor; /* owns the supervisor */
-    zpoller_t *poller;   /* pipe, control, sup_actor */
+    zsock_t *control;            /* ROUTER; NULL when not configured */
+    ml4t_curve_t *control_curve; /* the transport's CURVE settings, for the control socket */
+    zactor_t *sup_actor;         /* owns the supervisor */
+    zpoller_t *poller;           /* pipe, control, sup_actor */
     ml4t_node_config_t cfg;
     ml4t_store_t *store;
     ml4t_orchestrator_t *orch;
@@ -335,6 +337,7 @@ static cJSON *s_transport_json(s_self_t *self, uint64_t *dropped)
     s_add_u64(t, "switches", h.switches);
     s_add_u64(t, "peers", h.peers);
     s_add_u64(t, "ack_backlog", h.ack_backlog);
+    s_add_u64(t, "auth_failures", h.auth_failures);
     cJSON_AddNumberToObject(t, "active", h.active);
     cJSON_AddStringToObject(t, "last_error", h.last_error.code ? h.last_error.msg : "");
     return t;
@@ -599,13 +602,39 @@ static bool s_loopback(const char *ep)
            strncmp(host, "[::1]", 5) == 0;
 }
 
+/* A bind on a non-loopback address without CURVE lets anyone who can reach the
+   port in: say so (even when quiet). One warning per such endpoint of a list. */
+static void s_warn_open_binds(const s_self_t *self, bool zmq)
+{
+    const ml4t_node_config_t *c = &self->cfg;
+    if (c->transport.zmq.curve_server_cert[0])
+        return; /* the transport (checked at its init) and the control socket use it */
+    const char *lists[] = {zmq ? c->transport.zmq.sub_endpoint : "",
+                           zmq ? c->transport.zmq.pub_endpoint : "", c->control_endpoint};
+    for (size_t i = 0; i < 3; i++) {
+        char list[ML4T_TRANSPORT_ENDPOINT_MAX], *save = NULL;
+        snprintf(list, sizeof list, "%s", lists[i]);
+        for (char *ep = strtok_r(list, ",", &save); ep; ep = strtok_r(NULL, ",", &save)) {
+            /* czmq: '@' binds, '>' connects; no prefix binds on the publishing side */
+            bool binds = ep[0] == '@' || (ep[0] != '>' && i != 0);
+            if (binds && !s_loopback(ep))
+                fprintf(stderr,
+                        "ml4t-node: warning: %s binds a non-loopback address without CURVE: "
+                        "anyone who can reach it may send, read or control (set "
+                        "zmq.curve_server_cert and zmq.curve_clients_dir)\n",
+                        ep);
+        }
+    }
+}
+
 static void s_announce(s_self_t *self)
 {
     const ml4t_node_config_t *c = &self->cfg;
+    bool zmq = strcmp(c->transport_name, "zmq") == 0 || strcmp(c->transport_name, "failover") == 0;
+    s_warn_open_binds(self, zmq);
     if (c->quiet)
         return;
     char in[ML4T_TRANSPORT_ENDPOINT_MAX] = "", out[ML4T_TRANSPORT_ENDPOINT_MAX] = "";
-    bool zmq = strcmp(c->transport_name, "zmq") == 0 || strcmp(c->transport_name, "failover") == 0;
     if (zmq) {
         ml4t_transport_endpoint(self->tr, ML4T_TRANSPORT_IN, in, sizeof in);
         ml4t_transport_endpoint(self->tr, ML4T_TRANSPORT_OUT, out, sizeof out);
@@ -619,13 +648,11 @@ static void s_announce(s_self_t *self)
                 c->transport.redis.port, self->tr->ops->name);
     if (self->control)
         fprintf(stderr, "ml4t-node: control       %s\n", zsock_endpoint(self->control));
-    const char *eps[] = {zmq ? in : "", zmq ? out : "", c->control_endpoint};
-    for (size_t i = 0; i < 3; i++)
-        if (eps[i][0] == '@' && !s_loopback(eps[i]))
-            fprintf(stderr,
-                    "ml4t-node: warning: %s binds a non-loopback address without "
-                    "encryption or authentication\n",
-                    eps[i]);
+    if (c->transport.zmq.curve_server_cert[0])
+        fprintf(stderr, "ml4t-node: security      CURVE server, clients allowed from %s\n",
+                c->transport.zmq.curve_clients_dir);
+    else if (c->transport.zmq.curve_client_cert[0])
+        fprintf(stderr, "ml4t-node: security      CURVE client\n");
 }
 
 static const ml4t_transport_ops_t *s_ops(const char *name)
@@ -717,7 +744,19 @@ static ml4t_err_t s_open(s_self_t *self, ml4t_error_t *err)
     if ((rc = s_open_transport(self, err)))
         return rc;
     if (self->cfg.control_endpoint[0]) {
-        self->control = zsock_new_router(self->cfg.control_endpoint);
+        /* the control socket can swap models: it answers only to allowed CURVE keys
+           whenever the node is a CURVE server */
+        if (self->cfg.transport.zmq.curve_server_cert[0]) {
+            self->control_curve = ml4t_curve_new(&self->cfg.transport, err);
+            if (!self->control_curve)
+                return err ? err->code : ML4T_EINVAL;
+        }
+        self->control = zsock_new(ZMQ_ROUTER);
+        if (self->control) {
+            ml4t_curve_apply(self->control_curve, self->control);
+            if (zsock_attach(self->control, self->cfg.control_endpoint, true) != 0)
+                zsock_destroy(&self->control);
+        }
         if (!self->control)
             return ml4t_error_set(err, ML4T_EIO, "control", "cannot attach the control socket %s",
                                   self->cfg.control_endpoint);
@@ -747,6 +786,7 @@ static void s_close(s_self_t *self)
     /* the supervisor uses the orchestrator and the store: it goes first */
     zactor_destroy(&self->sup_actor);
     zsock_destroy(&self->control);
+    ml4t_curve_destroy(&self->control_curve); /* after the socket: zauth outlives it */
     ml4t_transport_destroy(&self->tr);
     ml4t_codec_destroy(&self->codec);
     ml4t_orchestrator_destroy(&self->orch);

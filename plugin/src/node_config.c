@@ -99,6 +99,14 @@ static const s_opt_t s_opts[] = {
     OT("zmq.heartbeat_ivl_ms", transport.zmq.heartbeat_ivl_ms, "ZMTP heartbeat; 0 = off"),
     OT("zmq.heartbeat_timeout_ms", transport.zmq.heartbeat_timeout_ms,
        "a silent peer is dropped after this"),
+    OT("zmq.curve_server_cert", transport.zmq.curve_server_cert,
+       "CURVE: this node's secret certificate (ml4t-cert new); \"\" = plain ZMTP"),
+    OT("zmq.curve_clients_dir", transport.zmq.curve_clients_dir,
+       "CURVE: directory of allowed client public certificates; \"*\" = any key"),
+    OT("zmq.curve_client_cert", transport.zmq.curve_client_cert,
+       "CURVE client role (connecting to a CURVE server): own secret certificate"),
+    OT("zmq.curve_server_key", transport.zmq.curve_server_key,
+       "CURVE client role: the server's public certificate file or Z85 key"),
     OT("redis.host", transport.redis.host, "Redis host"),
     OT("redis.port", transport.redis.port, "Redis port"),
     OT("redis.username", transport.redis.username, "ACL user (with password)"),
@@ -323,6 +331,36 @@ void ml4t_node_problems_add(ml4t_node_problems_t *p, const char *fmt, ...)
 static const char *const s_sections[] = {"zmq",   "redis",      "failover", "policy",
                                          "train", "supervisor", NULL};
 
+/* Every entry of a parsed ZPL tree, as keys; `origin` names the source in problems. */
+static void s_apply_zpl(ml4t_node_config_t *cfg, zconfig_t *root, const char *origin,
+                        ml4t_node_problems_t *problems)
+{
+    for (zconfig_t *sec = zconfig_child(root); sec; sec = zconfig_next(sec)) {
+        const char *sname = zconfig_name(sec) ? zconfig_name(sec) : "";
+        bool bare = strcmp(sname, "node") == 0 || strcmp(sname, "model") == 0;
+        bool known = bare;
+        for (size_t i = 0; s_sections[i]; i++)
+            known = known || strcmp(sname, s_sections[i]) == 0;
+        if (!known) {
+            ml4t_node_problems_add(problems,
+                                   "%s: unknown section '%.64s' (node, model, zmq, redis, "
+                                   "failover, policy, train, supervisor)",
+                                   origin, sname);
+            continue;
+        }
+        for (zconfig_t *item = zconfig_child(sec); item; item = zconfig_next(item)) {
+            const char *iname = zconfig_name(item) ? zconfig_name(item) : "";
+            char key[160];
+            snprintf(key, sizeof key, "%s%s%.100s", bare ? "" : sname, bare ? "" : ".", iname);
+            const char *value = zconfig_value(item) ? zconfig_value(item) : "";
+            ml4t_error_t err;
+            if (ml4t_node_config_set(cfg, key, value, &err))
+                ml4t_node_problems_add(problems, "%s: [%s] %.64s: %s", origin, sname, iname,
+                                       err.msg);
+        }
+    }
+}
+
 void ml4t_node_config_load_zpl(ml4t_node_config_t *cfg, const char *path,
                                ml4t_node_problems_t *problems)
 {
@@ -331,31 +369,30 @@ void ml4t_node_config_load_zpl(ml4t_node_config_t *cfg, const char *path,
         ml4t_node_problems_add(problems, "config file %s: cannot be read or parsed as ZPL", path);
         return;
     }
-    for (zconfig_t *sec = zconfig_child(root); sec; sec = zconfig_next(sec)) {
-        const char *sname = zconfig_name(sec);
-        bool bare = strcmp(sname, "node") == 0 || strcmp(sname, "model") == 0;
-        bool known = bare;
-        for (size_t i = 0; s_sections[i]; i++)
-            known = known || strcmp(sname, s_sections[i]) == 0;
-        if (!known) {
-            ml4t_node_problems_add(problems,
-                                   "%s: unknown section '%s' (node, model, zmq, redis, "
-                                   "failover, policy, train, supervisor)",
-                                   path, sname);
-            continue;
-        }
-        for (zconfig_t *item = zconfig_child(sec); item; item = zconfig_next(item)) {
-            char key[160];
-            snprintf(key, sizeof key, "%s%s%s", bare ? "" : sname, bare ? "" : ".",
-                     zconfig_name(item));
-            const char *value = zconfig_value(item) ? zconfig_value(item) : "";
-            ml4t_error_t err;
-            if (ml4t_node_config_set(cfg, key, value, &err))
-                ml4t_node_problems_add(problems, "%s: [%s] %s: %s", path, sname, zconfig_name(item),
-                                       err.msg);
-        }
-    }
+    s_apply_zpl(cfg, root, path, problems);
     zconfig_destroy(&root);
+}
+
+ml4t_err_t ml4t_node_config_load_zpl_text(ml4t_node_config_t *cfg, const char *text, size_t len,
+                                          const char *origin, ml4t_node_problems_t *problems)
+{
+    /* zconfig parses a C string: the text up to its first NUL, like a file's */
+    char *copy = malloc(len + 1);
+    if (!copy) {
+        ml4t_node_problems_add(problems, "%s: out of memory", origin);
+        return ML4T_ENOMEM;
+    }
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    zconfig_t *root = zconfig_str_load(copy);
+    free(copy);
+    if (!root) {
+        ml4t_node_problems_add(problems, "%s: cannot be parsed as ZPL", origin);
+        return ML4T_EFORMAT;
+    }
+    s_apply_zpl(cfg, root, origin, problems);
+    zconfig_destroy(&root);
+    return ML4T_OK;
 }
 
 void ml4t_node_config_load_env(ml4t_node_config_t *cfg, ml4t_node_problems_t *problems)

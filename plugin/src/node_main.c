@@ -171,6 +171,10 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     zsys_handler_set(NULL);
     setenv("OMP_WAIT_POLICY", "passive", 0);
+    /* A file-size limit (or quota) reached while saving a model or the history must
+       fail that write (EFBIG, reported) rather than kill the node: SIGXFSZ's
+       default action is to terminate. */
+    signal(SIGXFSZ, SIG_IGN);
 
     ml4t_error_t err;
     zactor_t *node = ml4t_node_start(&cfg, &err);

@@ -108,7 +108,9 @@ static void t_cold_start_answers_with_default(void)
     ml4t_orchestrator_stats(o, &st);
     CHECK_EQ_INT(st.cold_start, 1);
     CHECK_EQ_INT(st.enriched, 1);
-    CHECK_EQ_INT(st.over_budget, 0); /* a 10 ms budget; one signal takes microseconds */
+    /* over_budget is not asserted: whether one signal beats a 10 ms budget is
+       timing (under valgrind it does not); t_over_budget_counted_not_dropped
+       covers the count */
     ml4t_signal_destroy(&sig);
     ml4t_orchestrator_destroy(&o);
 }

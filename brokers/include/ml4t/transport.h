@@ -40,6 +40,7 @@ extern "C" {
 #define ML4T_TRANSPORT_ENDPOINT_MAX 256
 #define ML4T_TRANSPORT_NAME_MAX     128 /* host, stream, group, consumer, user, password */
 #define ML4T_TRANSPORT_ID_MAX       48  /* a stream entry id "<ms>-<seq>" fits with room */
+#define ML4T_TRANSPORT_PATH_MAX     256 /* certificate files and directories */
 
 /* One received message. Every pointer is owned by the transport that filled
    it and stays valid until the next recv on that transport, or its close.
@@ -71,6 +72,8 @@ typedef struct ml4t_transport_health {
     uint32_t ack_backlog;    /* Streams: acks accepted while Redis was away, not yet sent */
     int active;              /* failover: 0 primary, 1 fallback; -1 for plain adapters */
     ml4t_error_t last_error; /* the last failure seen, code ML4T_OK when none */
+    uint64_t auth_failures;  /* ZeroMQ: handshakes refused (CURVE key not allowed, wrong
+                                server key, plain peer on a CURVE socket) */
 } ml4t_transport_health_t;
 
 typedef enum {
@@ -93,6 +96,15 @@ typedef struct ml4t_transport_config {
         int rcvhwm;               /* 10000 */
         int heartbeat_ivl_ms;     /* 1000: ZMTP PING interval, 0 = off */
         int heartbeat_timeout_ms; /* 3000: a peer silent this long is disconnected */
+        /* CURVE (ml4t/curve.h). All "" = plain ZMTP, for loopback development.
+           Server role: this node's secret certificate and the directory of
+           allowed clients' public certificates ("*" = any client key). */
+        char curve_server_cert[ML4T_TRANSPORT_PATH_MAX]; /* "" */
+        char curve_clients_dir[ML4T_TRANSPORT_PATH_MAX]; /* "" */
+        /* Client role: this side's secret certificate and the server's public
+           certificate file (or its 40-character Z85 public key). */
+        char curve_client_cert[ML4T_TRANSPORT_PATH_MAX]; /* "" */
+        char curve_server_key[ML4T_TRANSPORT_PATH_MAX];  /* "" */
     } zmq;
     struct {
         char host[ML4T_TRANSPORT_NAME_MAX];     /* "127.0.0.1" */

@@ -102,6 +102,12 @@ typedef struct ml4t_node_problems {
    `supervisor` give "<section>.<key>". Every bad entry is added to problems. */
 void ml4t_node_config_load_zpl(ml4t_node_config_t *cfg, const char *path,
                                ml4t_node_problems_t *problems);
+/* The same from ZPL text in memory (len bytes; parsing stops at a NUL, as for a
+   file). origin names the source in problems ("<stdin>"). ML4T_EFORMAT when
+   the text is not ZPL at all (also added to problems), ML4T_OK otherwise,
+   whatever entries were refused. */
+ml4t_err_t ml4t_node_config_load_zpl_text(ml4t_node_config_t *cfg, const char *text, size_t len,
+                                          const char *origin, ml4t_node_problems_t *problems);
 /* Apply every set ML4T_<KEY> variable; every bad one is added to problems. */
 void ml4t_node_config_load_env(ml4t_node_config_t *cfg, ml4t_node_problems_t *problems);
 /* Check the whole configuration (after all overrides); adds every violation. */
