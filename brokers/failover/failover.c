@@ -10,7 +10,8 @@
     Receiving listens on both sides, so nothing sent on either is missed while
     the peers switch at different moments. The active side is waited on; the
     other is looked at every poll_slice_ms. Subscriptions go to both. A frame
-    remembers which side delivered it, and ack goes back to that side. */
+    remembers which side delivered it, and ack goes back to that side, as
+    does publish_reply while that side is the active one. */
 #include "ml4t/transport.h"
 
 #include <stdio.h>
@@ -169,6 +170,20 @@ static ml4t_err_t s_ack(void *state, const ml4t_frame_t *frame, ml4t_error_t *er
     return ml4t_transport_ack(self->side[frame->origin], &inner, err);
 }
 
+/* An answer can be made idempotent only by the side that delivered its
+   request; while the other side is active, it goes out there plainly. */
+static ml4t_err_t s_publish_reply(void *state, const ml4t_frame_t *request, const char *topic,
+                                  const void *data, size_t len, ml4t_error_t *err)
+{
+    s_failover_t *self = state;
+    s_check(self);
+    if (!request || (int)request->origin != self->active)
+        return ml4t_transport_publish(self->side[self->active], topic, data, len, err);
+    ml4t_frame_t inner = *request;
+    inner.origin = 0;
+    return ml4t_transport_publish_reply(self->side[self->active], &inner, topic, data, len, err);
+}
+
 static ml4t_err_t s_health(void *state, ml4t_transport_health_t *out)
 {
     s_failover_t *self = state;
@@ -214,4 +229,5 @@ const ml4t_transport_ops_t ml4t_transport_failover = {
     .ack = s_ack,
     .health = s_health,
     .endpoint = s_endpoint,
+    .publish_reply = s_publish_reply,
 };

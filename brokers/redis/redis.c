@@ -16,7 +16,14 @@
     Streams delivery: at least once from Redis; this transport remembers the
     last dedup_window ids it delivered and delivers none of them twice, so an
     application that acks what it handled sees each entry once (see
-    docs/brokers.md for the exact conditions). */
+    docs/brokers.md for the exact conditions).
+
+    Streams answers (publish_reply): one Lua script writes the answer, a marker
+    keyed by group, stream and entry id, and the XACK, or, when the marker is
+    already there, only the XACK. A script's effects reach the AOF as one
+    MULTI/EXEC block, so after a crash either all of them exist or none: an
+    answer retried because its reply was lost, or given again by another
+    consumer that claimed the entry, finds the marker and is not written. */
 #include "ml4t/transport.h"
 
 #include <assert.h>
@@ -489,7 +496,8 @@ const ml4t_transport_ops_t ml4t_transport_redis_pubsub = {
 
 #define S_STREAMS_MAX 16
 
-enum { S_SEEN_NONE = 0, S_SEEN_DELIVERED = 1, S_SEEN_ACKED = 2 };
+/* ANSWERED: acked inside publish_reply's script, so ack has nothing left to send */
+enum { S_SEEN_NONE = 0, S_SEEN_DELIVERED = 1, S_SEEN_ACKED = 2, S_SEEN_ANSWERED = 3 };
 
 typedef struct {
     uint64_t ms, seq;
@@ -640,6 +648,7 @@ typedef struct {
     s_ack_t *acks; /* acks to send (taken while Redis was away, or re-acks) */
     size_t n_acks, cap_acks;
     int64_t next_claim_ms;
+    char reply_sha[48]; /* SCRIPT LOAD's answer for S_REPLY_LUA, "" until known */
 } s_streams_t;
 
 static void s_batch_free(s_streams_t *self)
@@ -836,10 +845,121 @@ static ml4t_err_t s_streams_ack(void *state, const ml4t_frame_t *frame, ml4t_err
         return ml4t_error_set(err, ML4T_EINVAL, "frame",
                               "not a frame of this transport (stream %s, id \"%s\")",
                               frame->source ? frame->source : "(none)", frame->id);
+    const s_id_t *seen = s_seen_find(&self->seen, &key);
+    if (seen && seen->state == S_SEEN_ANSWERED)
+        return ML4T_OK; /* publish_reply acked it together with the answer */
     s_seen_put(&self->seen, &key, S_SEEN_ACKED);
     if (s_ack_push(self, (uint32_t)idx, frame->id) != ML4T_OK)
         return ml4t_error_set(err, ML4T_ENOMEM, "ack", "cannot queue the ack of %s", frame->id);
     s_acks_flush(self); /* Redis away: the ack waits in the backlog and goes after reconnect */
+    return ML4T_OK;
+}
+
+/* KEYS: marker, answer stream, request stream. ARGV: ttl_ms, group, entry id,
+   maxlen ("0" = none), topic, payload. Returns {1 written | 0 answered before,
+   entries acked}. The XADD comes before the SET so that an XADD refused by
+   Redis leaves no marker behind (a script is not rolled back on error). */
+static const char S_REPLY_LUA[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then\n"
+    "  local a = redis.pcall('XACK', KEYS[3], ARGV[2], ARGV[3])\n"
+    "  return {0, type(a) == 'number' and a or 0}\n"
+    "end\n"
+    "if ARGV[4] ~= '0' then\n"
+    "  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*', 'topic', ARGV[5], 'payload', "
+    "ARGV[6])\n"
+    "else\n"
+    "  redis.call('XADD', KEYS[2], '*', 'topic', ARGV[5], 'payload', ARGV[6])\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])\n"
+    "local a = redis.pcall('XACK', KEYS[3], ARGV[2], ARGV[3])\n"
+    "return {1, type(a) == 'number' and a or 0}\n";
+
+/* The script's SHA1, asked of Redis once: EVALSHA then sends 40 bytes, not the script. */
+static void s_reply_sha_load(s_streams_t *self)
+{
+    if (self->reply_sha[0])
+        return;
+    redisReply *r = NULL;
+    const char *argv[3] = {"SCRIPT", "LOAD", S_REPLY_LUA};
+    if (s_conn_cmdv(&self->cmd, &r, 3, argv) != ML4T_OK)
+        return;
+    if (r->type == REDIS_REPLY_STRING && r->len < sizeof self->reply_sha)
+        memcpy(self->reply_sha, r->str, r->len + 1);
+    freeReplyObject(r);
+}
+
+/* Run the reply script: EVALSHA, or EVAL when Redis does not know the script
+   (a restarted server has an empty script cache). NOSCRIPT means nothing ran. */
+static ml4t_err_t s_reply_eval(s_streams_t *self, const char **argv, size_t *lens, int argc,
+                               redisReply **r)
+{
+    s_reply_sha_load(self);
+    if (self->reply_sha[0]) {
+        argv[0] = "EVALSHA", lens[0] = 7;
+        argv[1] = self->reply_sha, lens[1] = strlen(self->reply_sha);
+        ml4t_err_t rc = s_conn_cmd(&self->cmd, argc, argv, lens, r);
+        if (rc != ML4T_OK || (*r)->type != REDIS_REPLY_ERROR || strncmp((*r)->str, "NOSCRIPT", 8))
+            return rc;
+        freeReplyObject(*r);
+        *r = NULL;
+    }
+    argv[0] = "EVAL", lens[0] = 4;
+    argv[1] = S_REPLY_LUA, lens[1] = sizeof S_REPLY_LUA - 1;
+    return s_conn_cmd(&self->cmd, argc, argv, lens, r);
+}
+
+static ml4t_err_t s_streams_publish_reply(void *state, const ml4t_frame_t *request,
+                                          const char *topic, const void *data, size_t len,
+                                          ml4t_error_t *err)
+{
+    s_streams_t *self = state;
+    if (self->cfg.redis.answer_ttl_ms <= 0 || !request || !request->id[0] || !request->source)
+        return s_streams_publish(state, topic, data, len, err); /* nothing to key it by */
+    const char *key = self->cfg.redis.stream_publish[0] ? self->cfg.redis.stream_publish : topic;
+    char marker[2 * ML4T_TRANSPORT_NAME_MAX + ML4T_TRANSPORT_ID_MAX + 32], ttl[16], maxlen[24];
+    snprintf(marker, sizeof marker, "ml4t:answered:%s:%s:%s", self->cfg.redis.group,
+             request->source, request->id);
+    snprintf(ttl, sizeof ttl, "%d", self->cfg.redis.answer_ttl_ms);
+    snprintf(maxlen, sizeof maxlen, "%lld",
+             (long long)(self->cfg.redis.maxlen > 0 ? self->cfg.redis.maxlen : 0));
+    const char *argv[12] = {
+        NULL,        NULL,   "3",   marker, key, request->source, ttl, self->cfg.redis.group,
+        request->id, maxlen, topic, data};
+    size_t lens[12];
+    for (int i = 2; i < 11; i++)
+        lens[i] = strlen(argv[i]);
+    lens[11] = len;
+    redisReply *r = NULL;
+    ml4t_err_t rc = s_conn_ensure(&self->cmd);
+    if (rc == ML4T_OK)
+        rc = s_reply_eval(self, argv, lens, 12, &r);
+    bool shaped = rc == ML4T_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+                  r->element[0]->type == REDIS_REPLY_INTEGER &&
+                  r->element[1]->type == REDIS_REPLY_INTEGER;
+    if (rc == ML4T_OK && !shaped) {
+        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "answer to %s %s: %s",
+                       request->source, request->id,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        rc = ML4T_EIO;
+    }
+    bool written = shaped && r->element[0]->integer == 1;
+    if (shaped)
+        self->health.acked += (uint64_t)r->element[1]->integer;
+    if (r)
+        freeReplyObject(r);
+    if (rc != ML4T_OK) {
+        self->health.dropped++;
+        return ml4t_error_set(err, ML4T_EIO, "redis", "answer not written: %s",
+                              self->health.last_error.msg);
+    }
+    if (written)
+        self->health.sent++;
+    else
+        self->health.duplicates++;
+    int idx = s_stream_index(self, request->source);
+    s_id_t id;
+    if (idx >= 0 && s_id_parse(request->id, (uint32_t)idx, &id))
+        s_seen_put(&self->seen, &id, S_SEEN_ANSWERED);
     return ML4T_OK;
 }
 
@@ -897,7 +1017,7 @@ static bool s_next_frame(s_streams_t *self, ml4t_frame_t *frame)
         s_id_t *seen = s_seen_find(&self->seen, &key);
         if (seen) {
             self->health.duplicates++;
-            if (seen->state == S_SEEN_ACKED)
+            if (seen->state >= S_SEEN_ACKED)
                 s_ack_push(self, it->stream, id); /* our ack may have been lost */
             continue;
         }
@@ -1197,4 +1317,5 @@ const ml4t_transport_ops_t ml4t_transport_redis_streams = {
     .ack = s_streams_ack,
     .health = s_streams_health,
     .endpoint = s_streams_endpoint,
+    .publish_reply = s_streams_publish_reply,
 };

@@ -31,6 +31,7 @@ void ml4t_transport_config_defaults(ml4t_transport_config_t *cfg)
     cfg->redis.claim_interval_ms = 5000;
     cfg->redis.maxlen = 0;
     cfg->redis.dedup_window = 65536;
+    cfg->redis.answer_ttl_ms = 600000;
 
     cfg->failover.check_interval_ms = 20;
     cfg->failover.failback_ms = 1000;
@@ -90,6 +91,7 @@ static const s_field_t s_fields[] = {
     S_INTF("redis.claim_interval_ms", redis.claim_interval_ms, 0, INT_MAX),
     S_I64F("redis.maxlen", redis.maxlen, 0, INT64_MAX),
     S_INTF("redis.dedup_window", redis.dedup_window, 0, 1 << 24),
+    S_INTF("redis.answer_ttl_ms", redis.answer_ttl_ms, 0, INT_MAX),
     S_INTF("failover.check_interval_ms", failover.check_interval_ms, 0, 3600000),
     S_INTF("failover.failback_ms", failover.failback_ms, 0, 3600000),
     S_INTF("failover.poll_slice_ms", failover.poll_slice_ms, 1, 1000),
@@ -144,11 +146,12 @@ ml4t_transport_t *ml4t_transport_new(const ml4t_transport_ops_t *ops,
         ml4t_error_set(err, ML4T_EINVAL, "transport", "no adapter or no configuration given");
         return NULL;
     }
-    if (ops->abi_version != ML4T_TRANSPORT_ABI_VERSION || !ops->init || !ops->close) {
+    if (ops->abi_version < ML4T_TRANSPORT_ABI_MIN ||
+        ops->abi_version > ML4T_TRANSPORT_ABI_VERSION || !ops->init || !ops->close) {
         ml4t_error_set(err, ML4T_EMISMATCH, "transport",
-                       "adapter %s is built for transport ABI %u, this library is %d",
+                       "adapter %s is built for transport ABI %u, this library takes %d to %d",
                        ops->name ? ops->name : "?", (unsigned)ops->abi_version,
-                       ML4T_TRANSPORT_ABI_VERSION);
+                       ML4T_TRANSPORT_ABI_MIN, ML4T_TRANSPORT_ABI_VERSION);
         return NULL;
     }
     ml4t_transport_t *self = calloc(1, sizeof *self);

@@ -9,6 +9,7 @@
 typedef struct {
     bool up;       /* what health reports */
     int published; /* frames given to publish */
+    int replied;   /* frames given to publish_reply */
     int acked;
     int subscribed;
     const char *next_topic; /* recv returns this once when set */
@@ -35,6 +36,16 @@ static ml4t_err_t t_fake_publish(void *state, const char *topic, const void *dat
 {
     (void)topic, (void)data, (void)len, (void)err;
     ((t_fake_t *)state)->published++;
+    return ML4T_OK;
+}
+
+static ml4t_err_t t_fake_publish_reply(void *state, const ml4t_frame_t *request, const char *topic,
+                                       const void *data, size_t len, ml4t_error_t *err)
+{
+    (void)topic, (void)data, (void)len, (void)err;
+    if (request->origin != 0)
+        return ML4T_EINVAL; /* the failover hands back the inner frame */
+    ((t_fake_t *)state)->replied++;
     return ML4T_OK;
 }
 
@@ -86,6 +97,7 @@ static const ml4t_transport_ops_t t_fake_ops = {
     .recv = t_fake_recv,
     .ack = t_fake_ack,
     .health = t_fake_health,
+    .publish_reply = t_fake_publish_reply,
 };
 
 static ml4t_transport_t *t_fake_failover(int failback_ms)
@@ -174,6 +186,43 @@ static void t_abi_mismatch_refused(void)
     ml4t_transport_destroy(NULL);
 }
 
+/* A table built for ABI 1 has no publish_reply: whatever lies past its end is
+   never read, and replies go out as plain publishes. */
+static void t_older_abi_accepted(void)
+{
+    ml4t_transport_ops_t v1 = t_fake_ops;
+    v1.abi_version = 1;
+    v1.publish_reply = t_fake_publish_reply; /* stands for bytes past a v1 table */
+    ml4t_transport_config_t cfg;
+    ml4t_transport_config_defaults(&cfg);
+    memset(t_fakes, 0, sizeof t_fakes);
+    t_fake_inits = 0;
+    ml4t_transport_t *t = ml4t_transport_new(&v1, &cfg, NULL);
+    REQUIRE(t);
+    ml4t_frame_t req;
+    memset(&req, 0, sizeof req);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(t, &req, "x", "y", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_fakes[0].published, 1);
+    CHECK_EQ_INT(t_fakes[0].replied, 0);
+    ml4t_transport_destroy(&t);
+
+    ml4t_transport_ops_t v2 = v1;
+    v2.abi_version = 2;
+    t_fake_inits = 0;
+    t = ml4t_transport_new(&v2, &cfg, NULL);
+    REQUIRE(t);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(t, &req, "x", "y", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_fakes[0].replied, 1);
+    CHECK_EQ_INT(t_fakes[0].published, 1);
+    ml4t_transport_destroy(&t);
+
+    ml4t_transport_ops_t v0 = v1;
+    v0.abi_version = ML4T_TRANSPORT_ABI_MIN - 1;
+    ml4t_error_t err;
+    CHECK(ml4t_transport_new(&v0, &cfg, &err) == NULL);
+    CHECK_EQ_INT(err.code, ML4T_EMISMATCH);
+}
+
 static void t_unsupported_entries(void)
 {
     ml4t_transport_ops_t bare = {.abi_version = ML4T_TRANSPORT_ABI_VERSION,
@@ -190,6 +239,9 @@ static void t_unsupported_entries(void)
     CHECK_STR(err.field, "publish");
     CHECK_EQ_INT(ml4t_transport_recv(t, &f, 0, &err), ML4T_EUNSUPPORTED);
     CHECK_EQ_INT(ml4t_transport_ack(t, &f, &err), ML4T_OK); /* nothing to acknowledge */
+    memset(&f, 0, sizeof f);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(t, &f, "x", "y", 1, &err), ML4T_EUNSUPPORTED);
+    CHECK_STR(err.field, "publish");
     ml4t_transport_destroy(&t);
     CHECK(t == NULL);
     ml4t_transport_destroy(&t);
@@ -306,16 +358,39 @@ static void t_failover_recv_both_and_ack_origin(void)
     ml4t_transport_destroy(&t);
 }
 
+/* A reply is idempotent only on the side that delivered the request. */
+static void t_failover_reply_goes_to_origin(void)
+{
+    ml4t_transport_t *t = t_fake_failover(0);
+    REQUIRE(t);
+    ml4t_frame_t req;
+    memset(&req, 0, sizeof req);
+    req.origin = 0;
+    CHECK_EQ_INT(ml4t_transport_publish_reply(t, &req, "a", "x", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_fakes[0].replied, 1);
+    req.origin = 1; /* delivered by the fallback while the primary is active */
+    CHECK_EQ_INT(ml4t_transport_publish_reply(t, &req, "a", "x", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_fakes[0].replied, 1);
+    CHECK_EQ_INT(t_fakes[0].published, 1);
+    CHECK_EQ_INT(t_fakes[1].replied + t_fakes[1].published, 0);
+    t_fakes[0].up = false; /* now the fallback is active: its own frames are replies */
+    CHECK_EQ_INT(ml4t_transport_publish_reply(t, &req, "a", "x", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_fakes[1].replied, 1);
+    ml4t_transport_destroy(&t);
+}
+
 static const t_case_t cases[] = {
     T_CASE(t_defaults),
     T_CASE(t_config_set_names_the_key),
     T_CASE(t_ops_by_name),
     T_CASE(t_abi_mismatch_refused),
+    T_CASE(t_older_abi_accepted),
     T_CASE(t_unsupported_entries),
     T_CASE(t_zmq_endpoint_needs_prefix),
     T_CASE(t_redis_config_checked),
     T_CASE(t_failover_refuses_itself),
     T_CASE(t_failover_moves_on_health),
+    T_CASE(t_failover_reply_goes_to_origin),
     T_CASE(t_failover_waits_before_failback),
     T_CASE(t_failover_recv_both_and_ack_origin),
 };

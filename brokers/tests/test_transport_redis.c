@@ -554,6 +554,212 @@ static void t_streams_group_recreated(void)
     t_redis_stop(&r);
 }
 
+/* ------------------------------------------------ answers (publish_reply) */
+
+/* A consumer of "s" whose answers go to the stream "out". */
+static ml4t_transport_t *t_replier(const t_redis_t *r, const char *consumer, const char *group)
+{
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, r);
+    snprintf(cfg.redis.stream_publish, sizeof cfg.redis.stream_publish, "out");
+    snprintf(cfg.redis.consumer, sizeof cfg.redis.consumer, "%s", consumer);
+    snprintf(cfg.redis.group, sizeof cfg.redis.group, "%s", group);
+    cfg.redis.claim_min_idle_ms = 100;
+    cfg.redis.claim_interval_ms = 50;
+    ml4t_transport_t *t = t_new(&ml4t_transport_redis_streams, &cfg);
+    if (t)
+        ml4t_transport_subscribe(t, "s", NULL);
+    return t;
+}
+
+static long long t_xlen(const t_redis_t *r, const char *key)
+{
+    return t_redis_int(r, "XLEN %s", key, NULL);
+}
+
+/* The same request answered again (a retry after a lost reply, another
+   consumer, a later ack): one answer, acknowledged with it. */
+static void t_streams_reply_once(void)
+{
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
+    ml4t_transport_t *c1 = t_replier(&r, "c1", "g");
+    ml4t_transport_t *c2 = t_replier(&r, "c2", "g");
+    ml4t_transport_t *other = t_replier(&r, "c1", "g2");
+    if (!prod || !c1 || !c2 || !other)
+        goto out;
+    for (int i = 0; i < 2; i++)
+        CHECK(t_publish(prod, "nautilus:signals", &i, sizeof i));
+    ml4t_frame_t f;
+    REQUIRE(ml4t_transport_recv(c1, &f, 2000, NULL) == ML4T_OK);
+    CHECK_EQ_INT(t_pending(&r), 2); /* c1 read a batch of both */
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &f, "nautilus:enriched", "A", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_xlen(&r, "out"), 1);
+    CHECK_EQ_INT(t_pending(&r), 1); /* acknowledged together with the answer */
+    char marker[128];
+    snprintf(marker, sizeof marker, "ml4t:answered:g:s:%s", f.id);
+    long long pttl = t_redis_int(&r, "PTTL %s", marker, NULL);
+    CHECK(pttl > 600000 - 60000 && pttl <= 600000); /* the default 10 min, minus test time */
+
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &f, "nautilus:enriched", "A", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c2, &f, "nautilus:enriched", "B", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_xlen(&r, "out"), 1);
+    ml4t_transport_health_t h;
+    ml4t_transport_health(c1, &h);
+    CHECK_EQ_INT(h.sent, 1);
+    CHECK_EQ_INT(h.duplicates, 1);
+    CHECK_EQ_INT(h.acked, 1);
+    CHECK_EQ_INT(ml4t_transport_ack(c1, &f, NULL), ML4T_OK); /* nothing left to send */
+    ml4t_transport_health(c1, &h);
+    CHECK_EQ_INT(h.acked, 1);
+    CHECK_EQ_INT(h.ack_backlog, 0);
+
+    /* another group answers the same entry for itself */
+    CHECK_EQ_INT(ml4t_transport_publish_reply(other, &f, "nautilus:enriched", "C", 1, NULL),
+                 ML4T_OK);
+    CHECK_EQ_INT(t_xlen(&r, "out"), 2);
+
+    /* a server that forgot the script (restart, SCRIPT FLUSH) is sent it again */
+    redisReply *x = t_redis_cmd(&r, "SCRIPT FLUSH");
+    if (x)
+        freeReplyObject(x);
+    REQUIRE(ml4t_transport_recv(c1, &f, 2000, NULL) == ML4T_OK);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &f, "nautilus:enriched", "D", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_xlen(&r, "out"), 3);
+    CHECK_EQ_INT(t_pending(&r), 0);
+
+    /* a request without an entry id has nothing to key the answer by: plain XADD */
+    ml4t_frame_t bare;
+    memset(&bare, 0, sizeof bare);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &bare, "t", "E", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &bare, "t", "E", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_xlen(&r, "out"), 5);
+out:
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&c1);
+    ml4t_transport_destroy(&c2);
+    ml4t_transport_destroy(&other);
+    t_redis_stop(&r);
+}
+
+/* answer_ttl_ms 0: answers are plain XADDs again (at least once), and ack sends XACK. */
+static void t_streams_reply_off(void)
+{
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
+    snprintf(cfg.redis.stream_publish, sizeof cfg.redis.stream_publish, "out");
+    cfg.redis.answer_ttl_ms = 0;
+    ml4t_transport_t *c = t_new(&ml4t_transport_redis_streams, &cfg);
+    if (prod && c) {
+        ml4t_transport_subscribe(c, "s", NULL);
+        CHECK(t_publish(prod, "nautilus:signals", "x", 1));
+        ml4t_frame_t f;
+        REQUIRE(ml4t_transport_recv(c, &f, 2000, NULL) == ML4T_OK);
+        CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_OK);
+        CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_OK);
+        CHECK_EQ_INT(t_xlen(&r, "out"), 2);
+        CHECK_EQ_INT(t_pending(&r), 1);
+        CHECK_EQ_INT(ml4t_transport_ack(c, &f, NULL), ML4T_OK);
+        CHECK_EQ_INT(t_pending(&r), 0);
+    }
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&c);
+    t_redis_stop(&r);
+}
+
+/* Redis SIGKILLed right after an answer: the answer and its marker come back
+   together from the AOF, so the retry writes nothing. */
+static void t_streams_reply_survives_kill(void)
+{
+    t_redis_t r = {.aof = true};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
+    ml4t_transport_t *c = t_replier(&r, "c1", "g");
+    if (prod && c) {
+        CHECK(t_publish(prod, "nautilus:signals", "x", 1));
+        ml4t_frame_t f;
+        REQUIRE(ml4t_transport_recv(c, &f, 2000, NULL) == ML4T_OK);
+        CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_OK);
+        t_redis_kill(&r, SIGKILL);
+        CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_EIO);
+        REQUIRE(t_redis_start(&r));
+        ml4t_err_t rc = ML4T_EIO;
+        for (long long end = t_now_ms() + 5000; rc != ML4T_OK && t_now_ms() < end; t_sleep_ms(10))
+            rc = ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL);
+        CHECK_EQ_INT(rc, ML4T_OK);
+        CHECK_EQ_INT(t_xlen(&r, "out"), 1);
+        CHECK_EQ_INT(t_pending(&r), 0);
+        ml4t_transport_health_t h;
+        ml4t_transport_health(c, &h);
+        CHECK_EQ_INT(h.duplicates, 1);
+        CHECK_EQ_INT(ml4t_transport_recv(c, &f, 300, NULL), ML4T_ETIMEOUT); /* nothing pending */
+    }
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&c);
+    t_redis_stop(&r);
+}
+
+/* A slow consumer's entries are claimed and answered by another; when the
+   slow one answers at last, nothing more is written. */
+static void t_streams_reply_after_claim(void)
+{
+    enum { N = 10 };
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
+    ml4t_transport_t *slow = t_replier(&r, "slow", "g");
+    ml4t_transport_t *fast = t_replier(&r, "fast", "g");
+    static ml4t_frame_t held[N];
+    static char sources[N][8];
+    if (!prod || !slow || !fast)
+        goto out;
+    for (int i = 0; i < N; i++)
+        CHECK(t_publish(prod, "nautilus:signals", &i, sizeof i));
+    int got = 0;
+    for (; got < N && ml4t_transport_recv(slow, &held[got], 2000, NULL) == ML4T_OK; got++) {
+        snprintf(sources[got], sizeof sources[got], "%s", held[got].source);
+        held[got].source = sources[got]; /* kept past the next recv */
+        held[got].payload = held[got].topic = NULL;
+    }
+    CHECK_EQ_INT(got, N);
+    t_sleep_ms(150); /* longer than claim_min_idle_ms */
+    ml4t_transport_health_t h;
+    int answered = 0;
+    ml4t_frame_t f;
+    for (long long end = t_now_ms() + 5000; answered < N && t_now_ms() < end;) {
+        if (ml4t_transport_recv(fast, &f, 200, NULL) != ML4T_OK)
+            continue;
+        if (ml4t_transport_publish_reply(fast, &f, "t", &answered, sizeof answered, NULL) ==
+            ML4T_OK)
+            answered++;
+    }
+    CHECK_EQ_INT(answered, N);
+    ml4t_transport_health(fast, &h);
+    CHECK_EQ_INT(h.claimed, N);
+    for (int i = 0; i < N; i++)
+        CHECK_EQ_INT(ml4t_transport_publish_reply(slow, &held[i], "t", "late", 4, NULL), ML4T_OK);
+    CHECK_EQ_INT(t_xlen(&r, "out"), N);
+    ml4t_transport_health(slow, &h);
+    CHECK_EQ_INT(h.duplicates, N);
+    CHECK_EQ_INT(h.sent, 0);
+    CHECK_EQ_INT(t_pending(&r), 0);
+out:
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&slow);
+    ml4t_transport_destroy(&fast);
+    t_redis_stop(&r);
+}
+
 static const t_case_t cases[] = {
     T_CASE(t_pubsub_roundtrip),
     T_CASE(t_pubsub_prefix_is_literal),
@@ -564,5 +770,9 @@ static const t_case_t cases[] = {
     T_CASE(t_streams_kill_restart_exactly_once),
     T_CASE(t_streams_takeover_from_killed_consumer),
     T_CASE(t_streams_group_recreated),
+    T_CASE(t_streams_reply_once),
+    T_CASE(t_streams_reply_off),
+    T_CASE(t_streams_reply_survives_kill),
+    T_CASE(t_streams_reply_after_claim),
 };
 T_MAIN(cases)

@@ -1,9 +1,9 @@
 /*  ml4t_transport_rtt: round trip of small frames over each transport on loopback.
 
     One thread plays both ends: a client publishes "ping", the node receives it
-    and publishes "pong" (and acks, on Streams), the client receives that. So a
-    figure is two one-way trips plus both ends' work, with no thread hand-off.
-    Starts its own redis-server (no persistence) on a free port.
+    and answers "pong" with publish_reply (and acks, on Streams), the client
+    receives that. So a figure is two one-way trips plus both ends' work,
+    with no thread hand-off. Starts its own redis-server (no persistence) on a free port.
 
     Usage: ml4t_transport_rtt [rounds]   (default 10000) */
 #include "ml4t/clock.h"
@@ -29,7 +29,8 @@ static bool t_round(t_pair_t *p, const char *payload, size_t len)
     if (ml4t_transport_publish(p->client, "ping", payload, len, NULL) != ML4T_OK ||
         ml4t_transport_recv(p->node, &f, 1000, NULL) != ML4T_OK)
         return false;
-    ml4t_transport_publish(p->node, "pong", f.payload, f.payload_len, NULL);
+    /* as the node answers: idempotent on Streams (one script: XADD, marker, XACK) */
+    ml4t_transport_publish_reply(p->node, &f, "pong", f.payload, f.payload_len, NULL);
     ml4t_transport_ack(p->node, &f, NULL);
     return ml4t_transport_recv(p->client, &f, 1000, NULL) == ML4T_OK;
 }

@@ -24,10 +24,13 @@
 typedef enum { S_IN_OTHER = 0, S_IN_SIGNAL, S_IN_OUTCOME, S_IN_RISK } s_in_t;
 
 /* An answer to a Streams entry that could not be published (Redis away): it is
-   published again before anything new is read, and only then acked, so every
-   entry is answered once. */
+   published again before anything new is read, and only then acked. A reply
+   (the entry's own answer) goes again through publish_reply, which writes it
+   only if the first attempt did not, so every entry is answered once even
+   when Redis died after writing the answer but before saying so. */
 typedef struct {
     bool active;
+    bool reply; /* published with publish_reply, keyed by frame */
     char topic[ML4T_CONFIG_CHANNEL_MAX + ML4T_INSTRUMENT_MAX + 2];
     uint8_t *buf;
     size_t len, cap;
@@ -55,6 +58,7 @@ typedef struct {
     uint64_t errors[ML4T_ERR_COUNT_];
     uint64_t errors_published, policy_changes, policy_published;
     const ml4t_frame_t *cur_frame; /* the frame being handled, NULL outside s_on_frame */
+    bool replied;                  /* cur_frame's answer went out: anything more is plain */
     s_held_t held;
     uint64_t held_count;    /* answers held back while the broker was away */
     uint64_t encode_ns_est; /* the last answer's encode time, reported in the next */
@@ -66,7 +70,7 @@ typedef struct {
 
 /* ---- errors and publishing ------------------------------------------------------- */
 
-static void s_hold(s_self_t *self, const char *topic, const uint8_t *buf, size_t len)
+static void s_hold(s_self_t *self, const char *topic, const uint8_t *buf, size_t len, bool reply)
 {
     s_held_t *h = &self->held;
     if (len > h->cap) {
@@ -85,21 +89,36 @@ static void s_hold(s_self_t *self, const char *topic, const uint8_t *buf, size_t
     h->frame.source = self->cur_frame->source ? h->source : NULL;
     h->frame.topic = NULL;
     h->frame.payload = NULL;
+    h->reply = reply;
     h->active = true;
     self->held_count++;
 }
 
-static void s_publish(s_self_t *self, const char *topic, const uint8_t *buf, size_t len)
+/* reply: this is the answer to cur_frame (its EnrichedSignalEvent, or the
+   ErrorEvent refusing it). One reply per entry: the transport writes a second
+   reply for the same entry never, so anything after the first goes out plain. */
+static void s_publish_as(s_self_t *self, const char *topic, const uint8_t *buf, size_t len,
+                         bool reply)
 {
     ml4t_error_t err;
-    ml4t_err_t rc = ml4t_transport_publish(self->tr, topic, buf, len, &err);
+    reply = reply && self->cur_frame && self->cur_frame->id[0] && !self->replied;
+    ml4t_err_t rc =
+        reply ? ml4t_transport_publish_reply(self->tr, self->cur_frame, topic, buf, len, &err)
+              : ml4t_transport_publish(self->tr, topic, buf, len, &err);
+    if (reply)
+        self->replied = true;
     if (rc == ML4T_OK) {
         self->published++;
         return;
     }
     self->publish_failed++; /* the transport counts it in health.dropped */
     if (rc == ML4T_EIO && self->cur_frame && self->cur_frame->id[0] && !self->held.active)
-        s_hold(self, topic, buf, len);
+        s_hold(self, topic, buf, len, reply);
+}
+
+static void s_publish(s_self_t *self, const char *topic, const uint8_t *buf, size_t len)
+{
+    s_publish_as(self, topic, buf, len, false);
 }
 
 /* True when the held answer (if any) is out and its entry acked. */
@@ -109,7 +128,10 @@ static bool s_release_held(s_self_t *self)
     if (!h->active)
         return true;
     ml4t_error_t err;
-    if (ml4t_transport_publish(self->tr, h->topic, h->buf, h->len, &err) != ML4T_OK)
+    ml4t_err_t rc =
+        h->reply ? ml4t_transport_publish_reply(self->tr, &h->frame, h->topic, h->buf, h->len, &err)
+                 : ml4t_transport_publish(self->tr, h->topic, h->buf, h->len, &err);
+    if (rc != ML4T_OK)
         return false;
     self->published++;
     ml4t_transport_ack(self->tr, &h->frame, &err);
@@ -134,7 +156,7 @@ static void s_error(s_self_t *self, const ml4t_error_t *err, const char *instrum
     size_t len;
     ml4t_error_t e2;
     if (ml4t_codec_encode_error(self->codec, &ev, &out, &len, &e2) == ML4T_OK) {
-        s_publish(self, self->cfg.channel_errors, out, len);
+        s_publish_as(self, self->cfg.channel_errors, out, len, true);
         self->errors_published++;
     }
 }
@@ -200,7 +222,7 @@ static void s_on_signal(s_self_t *self, const ml4t_frame_t *f)
     if (self->cfg.enriched_by_instrument &&
         ml4t_codec_channel(self->topic, sizeof self->topic, topic, e->instrument_id) == ML4T_OK)
         topic = self->topic;
-    s_publish(self, topic, out, len);
+    s_publish_as(self, topic, out, len, true);
     s_check_policy(self);
 }
 
@@ -252,6 +274,7 @@ static void s_on_frame(s_self_t *self, const ml4t_frame_t *f)
     ml4t_msg_type_t type;
     self->received++;
     self->cur_frame = f;
+    self->replied = false;
     s_in_t kind = s_channel_kind(self, f);
     static const ml4t_msg_type_t expect[] = {ML4T_MSG_UNKNOWN, ML4T_MSG_SIGNAL, ML4T_MSG_OUTCOME,
                                              ML4T_MSG_RISK_STATE};

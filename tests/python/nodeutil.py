@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 SRC = os.environ.get("ML4T_SOURCE_DIR", os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -129,6 +130,86 @@ class Redis:
     def client(self):
         import redis
         return redis.Redis(port=self.port)
+
+
+class CutProxy:
+    """A TCP proxy in front of redis-server that lets every `every`-th Lua script
+    (EVAL, EVALSHA) run, then drops its reply and closes that connection: Redis
+    has written what the script wrote, and the client cannot know it. The window
+    a SIGKILL of Redis hits only by chance, on demand. A NOSCRIPT reply (the
+    script did not run) is passed on. cuts counts the replies dropped."""
+
+    def __init__(self, upstream_port, every):
+        self.upstream, self.every = upstream_port, every
+        self.scripts = self.cuts = 0
+        self.lock = threading.Lock()
+        self.lsock = socket.socket()
+        self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(16)
+        self.port = self.lsock.getsockname()[1]
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.closed = True
+        self.lsock.close()
+
+    @staticmethod
+    def _shut(*socks):
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            try:
+                s = socket.create_connection(("127.0.0.1", self.upstream), timeout=1)
+                s.settimeout(None)
+            except OSError:
+                c.close()  # Redis is down: so is the proxy for this client
+                continue
+            pair = {"cut": False}
+            threading.Thread(target=self._c2s, args=(c, s, pair), daemon=True).start()
+            threading.Thread(target=self._s2c, args=(c, s, pair), daemon=True).start()
+
+    def _c2s(self, c, s, pair):
+        try:
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                if b"EVAL" in data:
+                    with self.lock:
+                        self.scripts += 1
+                        if self.scripts % self.every == 0:
+                            pair["cut"] = True  # set before Redis can answer
+                s.sendall(data)
+        except OSError:
+            pass
+        self._shut(c, s)
+
+    def _s2c(self, c, s, pair):
+        try:
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                if pair["cut"] and not data.startswith(b"-NOSCRIPT"):
+                    with self.lock:
+                        self.cuts += 1
+                    break
+                c.sendall(data)
+        except OSError:
+            pass
+        self._shut(c, s)
 
 
 def wait_for(pred, timeout, step=0.05):

@@ -13,9 +13,11 @@
         ml4t_transport_failover       wraps a primary and a fallback transport
 
     Tables are append-only and versioned: a field is added at the end and the
-    ABI version raised, a signature never changes. A NULL entry means the
-    adapter does not support that operation (the dispatch helpers then return
-    ML4T_EUNSUPPORTED).
+    ABI version raised, a signature never changes. A table built for an older
+    ABI (down to ML4T_TRANSPORT_ABI_MIN) is still accepted: the entries it
+    lacks are read as NULL. A NULL entry means the adapter does not support
+    that operation (the dispatch helpers then return ML4T_EUNSUPPORTED, or
+    fall back where they say so).
 
     Threading: one transport instance belongs to one thread at a time. No
     entry is re-entrant on the same state; different instances are
@@ -33,7 +35,8 @@
 extern "C" {
 #endif
 
-#define ML4T_TRANSPORT_ABI_VERSION  1
+#define ML4T_TRANSPORT_ABI_VERSION  2 /* 2: publish_reply */
+#define ML4T_TRANSPORT_ABI_MIN      1 /* the oldest table ml4t_transport_new accepts */
 #define ML4T_TRANSPORT_ENDPOINT_MAX 256
 #define ML4T_TRANSPORT_NAME_MAX     128 /* host, stream, group, consumer, user, password */
 #define ML4T_TRANSPORT_ID_MAX       48  /* a stream entry id "<ms>-<seq>" fits with room */
@@ -124,6 +127,9 @@ typedef struct ml4t_transport_config {
         int claim_interval_ms; /* 5000: how often to look for them, 0 = never */
         int64_t maxlen;        /* 0 = unbounded; else XADD MAXLEN ~ maxlen */
         int dedup_window;      /* 65536 recently delivered ids remembered per transport */
+        int answer_ttl_ms;     /* 600000 (10 min): how long the marker of an answered entry lives
+                                  (publish_reply); it must outlast the longest time an entry
+                                  can stay pending; 0 = plain XADDs (at least once) */
     } redis;
     struct {
         const struct ml4t_transport_ops *primary_ops;  /* borrowed; NULL = ml4t_transport_zmq */
@@ -176,6 +182,18 @@ typedef struct ml4t_transport_ops {
     /* Write the resolved address of one side into buf (a port chosen by the
        system for "*" shows here). ML4T_ENOTFOUND when that side is closed. */
     ml4t_err_t (*endpoint)(void *state, ml4t_transport_dir_t dir, char *buf, size_t size);
+
+    /* ---- ABI 2 ---- */
+
+    /* Publish the answer to request (a frame this transport delivered; borrowed)
+       idempotently: however often it is called for the same request, by this
+       or any other consumer of the group, the answer is written once, and the
+       request is acknowledged with it (a later ack is then a no-op). ML4T_OK
+       also when the answer had been written before (counted in
+       health.duplicates). Otherwise as publish. NULL: the dispatch helper
+       publishes plainly. Streams: see docs/brokers.md, "Exactly-once answers". */
+    ml4t_err_t (*publish_reply)(void *state, const ml4t_frame_t *request, const char *topic,
+                                const void *data, size_t len, ml4t_error_t *err);
 } ml4t_transport_ops_t;
 
 extern const ml4t_transport_ops_t ml4t_transport_zmq;
@@ -202,7 +220,8 @@ typedef struct ml4t_transport {
 } ml4t_transport_t;
 
 /* Create an instance of ops with cfg. Caller owns the result (destroy it).
-   NULL on failure, err says why. Refuses a table built for another ABI. */
+   NULL on failure, err says why. Refuses a table built for an ABI outside
+   [ML4T_TRANSPORT_ABI_MIN, ML4T_TRANSPORT_ABI_VERSION]. */
 ml4t_transport_t *ml4t_transport_new(const ml4t_transport_ops_t *ops,
                                      const ml4t_transport_config_t *cfg, ml4t_error_t *err);
 /* Close and free; sets *self_p to NULL; nothing on NULL. */
@@ -214,6 +233,20 @@ static inline ml4t_err_t ml4t_transport_publish(ml4t_transport_t *t, const char 
     if (!t->ops->publish)
         return ml4t_error_set(err, ML4T_EUNSUPPORTED, "publish", "%s cannot publish", t->ops->name);
     return t->ops->publish(t->state, topic, data, len, err);
+}
+
+/* The answer to request: idempotent where the adapter can make it so, a plain
+   publish otherwise (a table older than ABI 2, or publish_reply NULL). The
+   caller should still ack request afterwards: that is harmless when the
+   reply acknowledged it already. */
+static inline ml4t_err_t ml4t_transport_publish_reply(ml4t_transport_t *t,
+                                                      const ml4t_frame_t *request,
+                                                      const char *topic, const void *data,
+                                                      size_t len, ml4t_error_t *err)
+{
+    if (t->ops->abi_version < 2 || !t->ops->publish_reply)
+        return ml4t_transport_publish(t, topic, data, len, err);
+    return t->ops->publish_reply(t->state, request, topic, data, len, err);
 }
 
 static inline ml4t_err_t ml4t_transport_subscribe(ml4t_transport_t *t, const char *prefix,

@@ -1,0 +1,9 @@
+/*  ml4t-bench redis: the node end to end over Redis pub/sub, beside a bare forwarder
+    (the floor), at 1,000/s, 10,000/s and the highest rate held with zero loss,
+    for 100-bar and 1-bar signals. Options and method: netbench.h, docs/benchmarks.md. */
+#include "netbench.h"
+
+int ml4t_bench_redis(const ml4t_bench_opts_t *opts)
+{
+    return nb_main("redis", NB_REDIS, opts);
+}
