@@ -142,11 +142,21 @@ int main(int argc, char **argv)
         return 2;
     }
     zsock_set_linger(req, 0);
-    zsock_set_rcvtimeo(req, (int)timeout);
+    /* A REQ socket's send blocks while it has no usable peer (no node yet, or a
+       handshake the node refused), so the send shares the one time budget with
+       the receive: ml4t-ctl never waits longer than --timeout in all. */
+    int64_t deadline = zclock_mono() + timeout;
+    zsock_set_sndtimeo(req, (int)timeout);
     char line[1200];
     snprintf(line, sizeof line, "%s%s%s", cmd, arg ? " " : "", arg ? arg : "");
-    zstr_send(req, line);
-    char *reply = zstr_recv(req);
+    char *reply = NULL;
+    if (zstr_send(req, line) == 0) {
+        int64_t left = deadline - zclock_mono();
+        if (left > 0) {
+            zsock_set_rcvtimeo(req, (int)left);
+            reply = zstr_recv(req);
+        }
+    }
     zsock_destroy(&req);
     if (!reply) {
         fprintf(stderr,
