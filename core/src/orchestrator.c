@@ -75,7 +75,8 @@ struct ml4t_orchestrator {
     ml4t_model_t *seen_model; /* a reference to the last model seen on the slot */
     bool seen_model_ok;       /* its features match */
     bool warned_cold;
-    bool warming; /* replaying stored bars: do not store them again */
+    bool warming;      /* replaying stored bars: do not store them again */
+    uint64_t wall_now; /* the wall clock when the signal in hand arrived */
 
     ml4t_bars_t scratch;                    /* VPIN warm-up */
     double *lab_high, *lab_low, *lab_close; /* max_holding_bars each */
@@ -446,6 +447,47 @@ static bool s_same_bar(const s_bar_t *o, const ml4t_bars_t *b, size_t i)
            s_same(o->volume, b->volume[i]);
 }
 
+static uint64_t s_bits(double x)
+{
+    uint64_t u;
+    memcpy(&u, &x, sizeof u);
+    return u;
+}
+
+/* How many of the signal's bars are not after the newest bar held (bars are
+   sorted: an upper-bound search). */
+static size_t s_known_count(const ml4t_bars_t *b, uint64_t last)
+{
+    size_t lo = 0, hi = b->n;
+    if (hi > 0 && b->ts[hi - 1] > last && (hi < 2 || b->ts[hi - 2] <= last))
+        return hi - 1; /* the usual signal: one new bar after the ones we have */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->ts[mid] <= last)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* True when the signal's first m bars are the newest m bars held, bit for
+   bit, in one branch-free pass: the common case of a strategy that sends its
+   whole window with every signal. Anything else takes the careful walk. */
+static bool s_overlap_exact(const ml4t_orchestrator_t *self, const s_instr_t *in,
+                            const ml4t_bars_t *b, size_t m)
+{
+    uint64_t k0 = in->count - m, diff = 0;
+    for (size_t i = 0; i < m; i++) {
+        const s_bar_t *o = s_bar_at(self, in, k0 + i);
+        diff |= (o->ts ^ b->ts[i]) | (s_bits(o->open) ^ s_bits(b->open[i])) |
+                (s_bits(o->high) ^ s_bits(b->high[i])) | (s_bits(o->low) ^ s_bits(b->low[i])) |
+                (s_bits(o->close) ^ s_bits(b->close[i])) |
+                (s_bits(o->volume) ^ s_bits(b->volume[i]));
+    }
+    return diff == 0;
+}
+
 /* Merge a signal's bars: new ones (after the last known) are appended; known
    ones are compared and a different bar under a known timestamp is counted as a
    conflict (the first version is kept: history does not change under a model).
@@ -455,6 +497,14 @@ static ml4t_err_t s_merge(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_b
 {
     size_t i = 0;
     if (in->count > 0) {
+        uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
+        size_t m = s_known_count(b, s_bar_at(self, in, in->count - 1)->ts);
+        if (m > 0 && m <= held && s_overlap_exact(self, in, b, m)) {
+            self->st.bars_duplicate += m;
+            i = m;
+        }
+    }
+    if (i == 0 && in->count > 0) {
         uint64_t last = s_bar_at(self, in, in->count - 1)->ts;
         uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
         uint64_t k = in->count - held; /* walks the ring in step with the bars */
@@ -723,7 +773,7 @@ static void s_enrich(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_hmm_t 
                                                 ml4t_features_state_vol_ref(in->feat), max_run);
     }
     if (self->policy) {
-        uint64_t now = ml4t_clock_wall_ns();
+        uint64_t now = self->wall_now;
         if ((double)(now - self->policy_last_update_ns) >= self->cfg.policy_update_interval_s * 1e9)
             s_policy_update(self, in, full, hmm, now);
         ml4t_policy_verdict(ml4t_policy_engine_current(self->policy), in->id, out->meta_confidence,
@@ -748,7 +798,9 @@ ml4t_err_t ml4t_orchestrator_process_signal(ml4t_orchestrator_t *self, const ml4
 ml4t_err_t ml4t_orchestrator_process_decoded(ml4t_orchestrator_t *self, const ml4t_signal_t *sig,
                                              ml4t_enriched_t *out, ml4t_error_t *err)
 {
+    /* five clock reads per signal: the wall clock once, the others derived */
     uint64_t t0 = ml4t_clock_mono_ns();
+    self->wall_now = ml4t_clock_wall_ns();
     const ml4t_config_t *b = &self->cfg.base;
     ml4t_err_t rc = ML4T_OK;
     self->st.received++;
@@ -791,14 +843,14 @@ out_release:
     s_remember(self, in, sig, full, out->meta_confidence, out->model_available);
     if (self->store &&
         !ml4t_store_put_prediction(self->store, in->id, sig->signal_id, sig->ts_event, sig->signal,
-                                   out->meta_confidence, out->model_version, ml4t_clock_wall_ns()))
+                                   out->meta_confidence, out->model_version, self->wall_now))
         self->st.store_dropped++;
 
     uint64_t t3 = ml4t_clock_mono_ns();
     out->latency_features_ns = t1 - t0;
     out->latency_predict_ns = t2 - t1;
     out->latency_ns = t3 - t0;
-    out->ts_enriched = ml4t_clock_wall_ns();
+    out->ts_enriched = self->wall_now + out->latency_ns;
     self->lat[self->lat_n++ % S_LAT_RING] = out->latency_ns;
     /* a budget, not a deadline: the answer is computed already, sending it late is
        better than not at all; the count tells the operator the node is too slow */

@@ -165,6 +165,57 @@ static void t_min_bars_from_history(void)
     ml4t_orchestrator_destroy(&o);
 }
 
+/* The overlap of a signal's bars with the held history, across the ring's wrap
+   and beyond its oldest bar: repeated bars are counted once each, older ones
+   ignored, new ones appended. */
+static void t_overlap_across_the_ring(void)
+{
+    ml4t_orchestrator_t *o = s_new(false, NULL);
+    REQUIRE(o);
+    ml4t_signal_t sig;
+    ml4t_signal_init(&sig);
+    ml4t_enriched_t out;
+    ml4t_error_t err;
+    ml4t_orchestrator_stats_t st;
+    for (size_t from = 0; from < 2000; from += 100) {
+        s_signal(&sig, "FILUSDT", from, 100, 1, NULL);
+        CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    }
+    /* held: 1024 bars, 976..1999, in a 1024-slot ring */
+    s_signal(&sig, "FILUSDT", 1960, 140, 1, NULL); /* 40 repeated, 100 new: 2100 bars */
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.bars_duplicate, 40);
+    CHECK_EQ_INT(st.bars_merged, 2100);
+    s_signal(&sig, "FILUSDT", 2001, 100, 1, NULL); /* 2001..2099 wrap the ring at 2048 */
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.bars_duplicate, 40 + 99);
+    CHECK_EQ_INT(st.bars_merged, 2101);
+    /* held now 1077..2100: 1000..1076 are older (ignored), 1077..1199 repeated */
+    s_signal(&sig, "FILUSDT", 1000, 200, 1, NULL);
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.bars_duplicate, 40 + 99 + 123);
+    CHECK_EQ_INT(st.bars_merged, 2101);
+    /* more repeated bars than the ring holds, then one new bar */
+    s_signal(&sig, "FILUSDT", 1000, 1102, 1, NULL);
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.bars_duplicate, 40 + 99 + 123 + 1024);
+    CHECK_EQ_INT(st.bars_merged, 2102);
+    /* the newest bars repeated with one changed: a conflict, the rest duplicates */
+    s_signal(&sig, "FILUSDT", 2003, 100, 1, NULL);
+    sig.bars.volume[50] += 1.0;
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, &err), ML4T_OK);
+    ml4t_orchestrator_stats(o, &st);
+    CHECK_EQ_INT(st.bars_conflicting, 1);
+    CHECK_EQ_INT(st.bars_duplicate, 40 + 99 + 123 + 1024 + 98);
+    CHECK_EQ_INT(st.bars_merged, 2103);
+    ml4t_signal_destroy(&sig);
+    ml4t_orchestrator_destroy(&o);
+}
+
 static void t_conflicts_and_gaps_counted(void)
 {
     ml4t_orchestrator_t *o = s_new(false, NULL);
@@ -515,6 +566,7 @@ static const t_case_t cases[] = {
     T_CASE(t_cold_start_answers_with_default),
     T_CASE(t_over_budget_counted_not_dropped),
     T_CASE(t_min_bars_from_history),
+    T_CASE(t_overlap_across_the_ring),
     T_CASE(t_conflicts_and_gaps_counted),
     T_CASE(t_bad_input_refused_and_counted),
     T_CASE(t_model_prediction_matches_features),
