@@ -109,20 +109,29 @@ static double s_pop_std(const double *x, size_t n)
    at the first bar of the series, so bar 0's true range is high - low. */
 typedef struct {
     const double *close, *high, *low, *volume, *buy, *ret;
+    const double *vroll; /* v_b for each bar (below), kept by the incremental
+                            state; NULL: computed here */
     size_t nb;
     double *vols; /* scratch: lookback values */
 } s_view_t;
 
 /* Population std, over the window's returns, of the rolling volatility
    v_b = pop std of ret[max(1, b-w+1) .. b] (vols: room for m values). */
+static double s_roll_vol(size_t w, const double *ret, size_t b)
+{
+    size_t from = b + 1 > w ? b + 1 - w : 1;
+    return b >= from ? s_pop_std(ret + from, b + 1 - from) : 0.0;
+}
+
+/* The incremental state computes v_b once, when bar b arrives, and keeps it:
+   the window's m values are then the same numbers the batch path computes
+   (the view holds lookback + vol_window bars, so no window is cut short). */
 static double s_vol_of_vol(size_t w, const s_view_t *v, size_t m, double *vols)
 {
-    for (size_t k = 0; k < m; k++) {
-        size_t b = v->nb - m + k; /* >= 1: m <= nb - 1 */
-        size_t from = b + 1 > w ? b + 1 - w : 1;
-        from = from < 1 ? 1 : from;
-        vols[k] = s_pop_std(v->ret + from, b + 1 - from);
-    }
+    if (v->vroll)
+        return s_pop_std(v->vroll + v->nb - m, m);
+    for (size_t k = 0; k < m; k++)
+        vols[k] = s_roll_vol(w, v->ret, v->nb - m + k); /* b >= 1: m <= nb - 1 */
     return s_pop_std(vols, m);
 }
 
@@ -176,7 +185,7 @@ static void s_bocd_features(const ml4t_bocd_t *b, double *out)
 
 /* ---- incremental ------------------------------------------------------------ */
 
-#define S_RINGS 6 /* close, high, low, volume, buy, ret: each mirrored, 2 * cap */
+#define S_RINGS 7 /* close, high, low, volume, buy, ret, vroll: each mirrored, 2 * cap */
 
 struct ml4t_features_state {
     ml4t_features_config_t cfg;
@@ -193,7 +202,7 @@ struct ml4t_features_state {
     size_t vol_ref_n;
 };
 
-enum { S_CLOSE, S_HIGH, S_LOW, S_VOLUME, S_BUY, S_RET };
+enum { S_CLOSE, S_HIGH, S_LOW, S_VOLUME, S_BUY, S_RET, S_VROLL };
 
 static void s_state_clear(ml4t_features_state_t *self)
 {
@@ -268,6 +277,7 @@ static s_view_t s_state_view(const ml4t_features_state_t *self)
         .volume = self->ring[S_VOLUME] + from,
         .buy = self->ring[S_BUY] + from,
         .ret = self->ring[S_RET] + from,
+        .vroll = self->ring[S_VROLL] + from,
         .nb = nb,
         .vols = self->vols,
     };
@@ -297,10 +307,14 @@ ml4t_err_t ml4t_features_state_update(ml4t_features_state_t *self, uint64_t ts, 
     s_push(self, S_VOLUME, volume);
     s_push(self, S_BUY, buy_volume);
     s_push(self, S_RET, ret);
+    size_t at = self->pos;
     self->pos = (self->pos + 1) % self->cap;
     self->count++;
     self->last_ts = ts;
     s_view_t v = s_state_view(self);
+    double vr = s_roll_vol(self->cfg.vol_window, v.ret, v.nb - 1);
+    self->ring[S_VROLL][at] = vr;
+    self->ring[S_VROLL][at + self->cap] = vr;
     s_window_features(&self->cfg, &v, self->window);
     if (self->count > 1) {
         ml4t_bocd_update(self->bocd, ret); /* finite by construction */

@@ -22,6 +22,9 @@ typedef struct {
     double open, high, low, close, volume, buy_volume;
 } s_bar_t;
 
+/* The history ring's price and volume columns, in s_bar_t's order. */
+enum { S_OPEN, S_HIGH, S_LOW, S_CLOSE, S_VOLUME, S_BUY, S_COLS };
+
 typedef struct {
     uint64_t bar_index; /* absolute index of the bar the signal was made on */
     uint64_t ts_event;
@@ -42,9 +45,12 @@ typedef struct {
     bool vpin_ready; /* bucket volume known */
     ml4t_hmm_filter_t hmm;
     const ml4t_hmm_t *hmm_for; /* the model the filter was made for; NULL = none */
-    s_bar_t *ring;             /* ring_mask + 1 bars; bar k at ring[k & ring_mask] */
-    uint64_t count;            /* bars merged so far */
-    s_pending_t *pend;         /* FIFO of max_pending, ordered by bar_index */
+    /* the history ring, by column (ring_mask + 1 slots each, one allocation):
+       bar k sits at slot k & ring_mask of every column */
+    double *col[S_COLS];
+    uint64_t *ts;
+    uint64_t count;    /* bars merged so far */
+    s_pending_t *pend; /* FIFO of max_pending, ordered by bar_index */
     size_t pend_head, pend_n;
     uint64_t wins, losses; /* primary signals' outcomes, for the policy's symbol tags */
     double sum_ret;
@@ -243,7 +249,7 @@ static void s_instr_free(s_instr_t *in)
     ml4t_vpin_destroy(&in->vpin);
     if (in->hmm_for)
         ml4t_hmm_filter_destroy(&in->hmm);
-    free(in->ring);
+    free(in->ts);
     free(in->pend);
     memset(in, 0, sizeof *in);
 }
@@ -269,9 +275,12 @@ static s_instr_t *s_lookup(ml4t_orchestrator_t *self, const char *id, bool creat
         snprintf(in->id, sizeof in->id, "%s", id);
         in->feat = ml4t_features_state_new(&self->cfg.features, err);
         in->vpin = ml4t_vpin_new(&self->cfg.vpin, err);
-        in->ring = calloc(self->ring_mask + 1, sizeof *in->ring);
+        size_t slots = self->ring_mask + 1;
+        in->ts = calloc(slots * (1 + S_COLS), sizeof(uint64_t));
+        for (size_t c = 0; in->ts && c < S_COLS; c++)
+            in->col[c] = (double *)(void *)(in->ts + slots * (1 + c));
         in->pend = calloc(self->cfg.max_pending, sizeof *in->pend);
-        if (!in->feat || !in->vpin || !in->ring || !in->pend) {
+        if (!in->feat || !in->vpin || !in->ts || !in->pend) {
             s_instr_free(in);
             ml4t_error_set(err, ML4T_ENOMEM, "instrument_id", "no memory for instrument %s", id);
             return NULL;
@@ -285,9 +294,23 @@ static s_instr_t *s_lookup(ml4t_orchestrator_t *self, const char *id, bool creat
 
 /* ---- bars, history and self-labeling -------------------------------------------- */
 
-static const s_bar_t *s_bar_at(const ml4t_orchestrator_t *self, const s_instr_t *in, uint64_t k)
+/* Bar k of the history, by value. */
+static s_bar_t s_bar_at(const ml4t_orchestrator_t *self, const s_instr_t *in, uint64_t k)
 {
-    return &in->ring[k & self->ring_mask];
+    size_t j = k & self->ring_mask;
+    return (s_bar_t){in->ts[j],         in->col[S_OPEN][j],  in->col[S_HIGH][j],
+                     in->col[S_LOW][j], in->col[S_CLOSE][j], in->col[S_VOLUME][j],
+                     in->col[S_BUY][j]};
+}
+
+static uint64_t s_ts_at(const ml4t_orchestrator_t *self, const s_instr_t *in, uint64_t k)
+{
+    return in->ts[k & self->ring_mask];
+}
+
+static double s_col_at(const ml4t_orchestrator_t *self, const s_instr_t *in, int c, uint64_t k)
+{
+    return in->col[c][k & self->ring_mask];
 }
 
 /* The ring index of a bar with timestamp ts, or -1 (binary search: ts increase). */
@@ -297,7 +320,7 @@ static int64_t s_find_ts(const ml4t_orchestrator_t *self, const s_instr_t *in, u
     uint64_t lo = in->count - held, hi = in->count;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        uint64_t t = s_bar_at(self, in, mid)->ts;
+        uint64_t t = s_ts_at(self, in, mid);
         if (t == ts)
             return (int64_t)mid;
         if (t < ts)
@@ -348,10 +371,10 @@ static void s_self_label(ml4t_orchestrator_t *self, s_instr_t *in)
             return; /* FIFO by bar_index: the rest are younger */
         if (p->live) {
             for (size_t j = 0; j < h; j++) {
-                const s_bar_t *b = s_bar_at(self, in, p->bar_index + 1 + j);
-                self->lab_high[j] = b->high;
-                self->lab_low[j] = b->low;
-                self->lab_close[j] = b->close;
+                uint64_t k = p->bar_index + 1 + j;
+                self->lab_high[j] = s_col_at(self, in, S_HIGH, k);
+                self->lab_low[j] = s_col_at(self, in, S_LOW, k);
+                self->lab_close[j] = s_col_at(self, in, S_CLOSE, k);
             }
             ml4t_label_t lab;
             if (ml4t_labels_resolve_one(&self->cfg.labels, p->side, p->entry_close, p->atr,
@@ -359,7 +382,7 @@ static void s_self_label(ml4t_orchestrator_t *self, s_instr_t *in)
                                         NULL) == ML4T_OK &&
                 lab.resolved) {
                 s_record_outcome(self, in, p, lab.label, lab.ret,
-                                 s_bar_at(self, in, p->bar_index + h)->ts);
+                                 s_ts_at(self, in, p->bar_index + h));
                 self->st.self_labeled++;
             }
             p->live = false;
@@ -394,9 +417,9 @@ static void s_vpin_start(ml4t_orchestrator_t *self, s_instr_t *in)
     uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
     ml4t_bars_clear(&self->scratch);
     for (uint64_t k = in->count - held; k < in->count; k++) {
-        const s_bar_t *b = s_bar_at(self, in, k);
-        if (ml4t_bars_push(&self->scratch, b->ts, b->open, b->high, b->low, b->close, b->volume,
-                           b->buy_volume))
+        s_bar_t b = s_bar_at(self, in, k);
+        if (ml4t_bars_push(&self->scratch, b.ts, b.open, b.high, b.low, b.close, b.volume,
+                           b.buy_volume))
             return;
     }
     in->vpin_ready = ml4t_vpin_update_bars(in->vpin, &self->scratch, NULL) == ML4T_OK;
@@ -411,15 +434,20 @@ static ml4t_err_t s_append_bar(ml4t_orchestrator_t *self, s_instr_t *in, const m
         return ml4t_error_set(err, ML4T_ERANGE, "bars", "bar at ts %llu refused by features",
                               (unsigned long long)b->ts[i]);
     if (in->count >= 2) {
-        uint64_t prev = s_bar_at(self, in, in->count - 1)->ts;
-        uint64_t step = prev - s_bar_at(self, in, in->count - 2)->ts;
+        uint64_t prev = s_ts_at(self, in, in->count - 1);
+        uint64_t step = prev - s_ts_at(self, in, in->count - 2);
         /* a gap: more than one and a half of the last bar interval is missing */
         if (b->ts[i] - prev > step + step / 2)
             self->st.gaps++;
     }
-    s_bar_t *slot = &in->ring[in->count & self->ring_mask];
-    *slot = (s_bar_t){b->ts[i],    b->open[i],   b->high[i],      b->low[i],
-                      b->close[i], b->volume[i], b->buy_volume[i]};
+    size_t j = in->count & self->ring_mask;
+    in->ts[j] = b->ts[i];
+    in->col[S_OPEN][j] = b->open[i];
+    in->col[S_HIGH][j] = b->high[i];
+    in->col[S_LOW][j] = b->low[i];
+    in->col[S_CLOSE][j] = b->close[i];
+    in->col[S_VOLUME][j] = b->volume[i];
+    in->col[S_BUY][j] = b->buy_volume[i];
     in->count++;
     if (in->vpin_ready)
         ml4t_vpin_update(in->vpin, b->close[i], b->volume[i], b->buy_volume[i], NULL);
@@ -447,13 +475,6 @@ static bool s_same_bar(const s_bar_t *o, const ml4t_bars_t *b, size_t i)
            s_same(o->volume, b->volume[i]);
 }
 
-static uint64_t s_bits(double x)
-{
-    uint64_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
 /* How many of the signal's bars are not after the newest bar held (bars are
    sorted: an upper-bound search). */
 static size_t s_known_count(const ml4t_bars_t *b, uint64_t last)
@@ -471,21 +492,29 @@ static size_t s_known_count(const ml4t_bars_t *b, uint64_t last)
     return lo;
 }
 
+/* n slots of a ring column from slot j on, against src: bitwise, in at most
+   two pieces (the ring wraps). */
+static bool s_ring_equal(const void *col, size_t slots, size_t j, const void *src, size_t n)
+{
+    size_t first = slots - j < n ? slots - j : n;
+    const char *c = col, *s = src;
+    return memcmp(c + j * 8, s, first * 8) == 0 &&
+           (first == n || memcmp(c, s + first * 8, (n - first) * 8) == 0);
+}
+
 /* True when the signal's first m bars are the newest m bars held, bit for
-   bit, in one branch-free pass: the common case of a strategy that sends its
-   whole window with every signal. Anything else takes the careful walk. */
+   bit: the common case of a strategy that sends its whole window with every
+   signal, checked column by column. Anything else takes the careful walk. */
 static bool s_overlap_exact(const ml4t_orchestrator_t *self, const s_instr_t *in,
                             const ml4t_bars_t *b, size_t m)
 {
-    uint64_t k0 = in->count - m, diff = 0;
-    for (size_t i = 0; i < m; i++) {
-        const s_bar_t *o = s_bar_at(self, in, k0 + i);
-        diff |= (o->ts ^ b->ts[i]) | (s_bits(o->open) ^ s_bits(b->open[i])) |
-                (s_bits(o->high) ^ s_bits(b->high[i])) | (s_bits(o->low) ^ s_bits(b->low[i])) |
-                (s_bits(o->close) ^ s_bits(b->close[i])) |
-                (s_bits(o->volume) ^ s_bits(b->volume[i]));
-    }
-    return diff == 0;
+    size_t slots = self->ring_mask + 1, j = (in->count - m) & self->ring_mask;
+    return s_ring_equal(in->ts, slots, j, b->ts, m) &&
+           s_ring_equal(in->col[S_CLOSE], slots, j, b->close, m) &&
+           s_ring_equal(in->col[S_OPEN], slots, j, b->open, m) &&
+           s_ring_equal(in->col[S_HIGH], slots, j, b->high, m) &&
+           s_ring_equal(in->col[S_LOW], slots, j, b->low, m) &&
+           s_ring_equal(in->col[S_VOLUME], slots, j, b->volume, m);
 }
 
 /* Merge a signal's bars: new ones (after the last known) are appended; known
@@ -498,14 +527,14 @@ static ml4t_err_t s_merge(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_b
     size_t i = 0;
     if (in->count > 0) {
         uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
-        size_t m = s_known_count(b, s_bar_at(self, in, in->count - 1)->ts);
+        size_t m = s_known_count(b, s_ts_at(self, in, in->count - 1));
         if (m > 0 && m <= held && s_overlap_exact(self, in, b, m)) {
             self->st.bars_duplicate += m;
             i = m;
         }
     }
     if (i == 0 && in->count > 0) {
-        uint64_t last = s_bar_at(self, in, in->count - 1)->ts;
+        uint64_t last = s_ts_at(self, in, in->count - 1);
         uint64_t held = in->count < self->cfg.history_bars ? in->count : self->cfg.history_bars;
         uint64_t k = in->count - held; /* walks the ring in step with the bars */
         for (; i < b->n && b->ts[i] <= last; i++) {
@@ -515,11 +544,12 @@ static ml4t_err_t s_merge(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_b
                     continue; /* older than what we hold, or never had: ignored */
                 k = (uint64_t)at;
             }
-            while (k < in->count && s_bar_at(self, in, k)->ts < b->ts[i])
+            while (k < in->count && s_ts_at(self, in, k) < b->ts[i])
                 k++;
-            if (k == in->count || s_bar_at(self, in, k)->ts != b->ts[i])
+            if (k == in->count || s_ts_at(self, in, k) != b->ts[i])
                 continue; /* a bar we never had inside known history: ignored */
-            if (s_same_bar(s_bar_at(self, in, k), b, i))
+            s_bar_t o = s_bar_at(self, in, k);
+            if (s_same_bar(&o, b, i))
                 self->st.bars_duplicate++;
             else
                 self->st.bars_conflicting++;
@@ -670,11 +700,11 @@ static void s_remember(ml4t_orchestrator_t *self, s_instr_t *in, const ml4t_sign
         in->pend_n--;
     }
     s_pending_t *p = &in->pend[(in->pend_head + in->pend_n) % self->cfg.max_pending];
-    const s_bar_t *last = s_bar_at(self, in, in->count - 1);
+    double last_close = s_col_at(self, in, S_CLOSE, in->count - 1);
     p->bar_index = in->count - 1;
     p->ts_event = sig->ts_event;
-    p->entry_close = last->close;
-    p->atr = full[ML4T_F_NATR] * last->close;
+    p->entry_close = last_close;
+    p->atr = full[ML4T_F_NATR] * last_close;
     p->confidence = confidence;
     p->side = sig->signal;
     p->model_available = model_available;
