@@ -144,8 +144,33 @@ static inline size_t s_left(const s_cur_t *c)
     return (size_t)(c->end - c->p);
 }
 
+/* A big-endian integer of 1, 2, 4 or 8 bytes: one load and a byte swap (the
+   bars of a plain-encoded signal are hundreds of these). */
 static inline uint64_t s_be(const uint8_t *p, int bytes)
 {
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    switch (bytes) {
+    case 1:
+        return p[0];
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, sizeof v);
+        return __builtin_bswap16(v);
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+        return __builtin_bswap32(v);
+    }
+    case 8: {
+        uint64_t v;
+        memcpy(&v, p, sizeof v);
+        return __builtin_bswap64(v);
+    }
+    default:
+        break;
+    }
+#endif
     uint64_t v = 0;
     for (int k = 0; k < bytes; k++)
         v = (v << 8) | p[k];

@@ -3,6 +3,9 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -277,6 +280,12 @@ out:
     ml4t_model_unref(&cand);
     ml4t_bars_destroy(&bars);
     free(res);
+#ifdef __GLIBC__
+    /* a training run frees its matrices and trees across the training threads' malloc
+       arenas; hand the free pages back so the node's RSS stays flat from one
+       retrain to the next instead of keeping each run's high-water mark */
+    malloc_trim(0);
+#endif
     pthread_mutex_lock(&self->lock);
     self->st.last_seconds = (double)(ml4t_clock_mono_ns() - t0) / 1e9;
     self->st.last_ts_ns = ml4t_clock_wall_ns();
