@@ -59,7 +59,6 @@ static const char *s_schema =
     "CREATE TABLE IF NOT EXISTS predictions(id INTEGER PRIMARY KEY, instrument TEXT NOT NULL,"
     " signal_id TEXT, ts_event INTEGER, signal INTEGER, confidence REAL, model_version TEXT,"
     " ts INTEGER);"
-    "CREATE INDEX IF NOT EXISTS predictions_by_event ON predictions(instrument, ts_event);"
     "CREATE TABLE IF NOT EXISTS outcomes(id INTEGER PRIMARY KEY, instrument TEXT NOT NULL,"
     " signal_id TEXT, ts_event INTEGER, label INTEGER, realized_return REAL, correct INTEGER,"
     " ts INTEGER);"
