@@ -114,15 +114,31 @@ static void s_remove_version_files(const char *model_path)
     rmdir(dir);
 }
 
+#define S_REGISTRY_MAX 1024 /* versions read back from the registry, newest first */
+
+/* The registry, newest first, in a list the caller frees; NULL on failure (err). */
+static ml4t_registry_entry_t *s_registry(ml4t_store_t *store, size_t *n, ml4t_error_t *err)
+{
+    ml4t_registry_entry_t *list = calloc(S_REGISTRY_MAX, sizeof *list);
+    *n = 0;
+    if (!list) {
+        ml4t_error_set(err, ML4T_ENOMEM, "registry", "out of memory");
+        return NULL;
+    }
+    if (ml4t_store_registry_list(store, list, S_REGISTRY_MAX, n, err) != ML4T_OK) {
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
 /* Keep the newest keep_versions versions (the live one always). */
 static void s_prune(ml4t_supervisor_t *self)
 {
-    ml4t_registry_entry_t *list = calloc(1024, sizeof *list);
-    size_t n = 0;
-    if (!list || ml4t_store_registry_list(self->store, list, 1024, &n, NULL)) {
-        free(list);
+    size_t n;
+    ml4t_registry_entry_t *list = s_registry(self->store, &n, NULL);
+    if (!list)
         return;
-    }
     for (size_t i = self->cfg.keep_versions; i < n; i++) {
         if (strcmp(list[i].status, "live") == 0)
             continue;
@@ -355,11 +371,9 @@ ml4t_err_t ml4t_supervisor_restore(ml4t_supervisor_t *self, ml4t_error_t *err)
 
 ml4t_err_t ml4t_supervisor_rollback(ml4t_supervisor_t *self, ml4t_error_t *err)
 {
-    ml4t_registry_entry_t *list = calloc(1024, sizeof *list);
-    size_t n = 0;
-    if (!list)
-        return ml4t_error_set(err, ML4T_ENOMEM, "registry", "out of memory");
-    ml4t_err_t rc = ml4t_store_registry_list(self->store, list, 1024, &n, err);
+    size_t n;
+    ml4t_registry_entry_t *list = s_registry(self->store, &n, err);
+    ml4t_err_t rc = list ? ML4T_OK : (err ? err->code : ML4T_EIO);
     bool past_live = false;
     for (size_t i = 0; rc == ML4T_OK && i < n; i++) {
         if (strcmp(list[i].status, "live") == 0) {
@@ -425,10 +439,10 @@ void ml4t_supervisor_stats(ml4t_supervisor_t *self, ml4t_supervisor_stats_t *out
 /* The next version number continues the registry's. */
 static unsigned s_registry_seq(ml4t_store_t *store)
 {
-    ml4t_registry_entry_t *list = calloc(1024, sizeof *list);
-    size_t n = 0;
+    size_t n;
+    ml4t_registry_entry_t *list = s_registry(store, &n, NULL);
     unsigned best = 0;
-    if (list && ml4t_store_registry_list(store, list, 1024, &n, NULL) == ML4T_OK)
+    if (list)
         for (size_t i = 0; i < n; i++) {
             unsigned v = 0;
             if (sscanf(list[i].version, "v%u", &v) == 1 && v > best)
