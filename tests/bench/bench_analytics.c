@@ -15,39 +15,19 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <zlib.h>
 
 #include "ml4t/bocd.h"
 #include "ml4t/clock.h"
+#include "ml4t/csv.h"
 #include "ml4t/features.h"
 #include "ml4t/vpin.h"
 #include "ml4t/labels.h"
 
-/* Reads the Binance kline CSV (gzip); the bench keeps its own small parser. */
 static size_t s_load(const char *path, ml4t_bars_t *bars)
 {
-    gzFile gz = gzopen(path, "rb");
-    if (!gz)
-        return 0;
-    char line[512];
-    while (gzgets(gz, line, sizeof line)) {
-        if (line[0] < '0' || line[0] > '9')
-            continue;
-        double col[12];
-        char *p = line;
-        int k = 0;
-        for (; k < 12 && *p; k++) {
-            char *end;
-            col[k] = strtod(p, &end);
-            if (end == p)
-                break;
-            p = *end == ',' ? end + 1 : end;
-        }
-        if (k < 10 || ml4t_bars_push(bars, (uint64_t)col[0] * 1000000ull, col[1], col[2], col[3],
-                                     col[4], col[5], col[9]) != ML4T_OK)
-            break;
-    }
-    gzclose(gz);
+    ml4t_error_t err;
+    if (ml4t_csv_load(path, bars, NULL, &err) != ML4T_OK)
+        fprintf(stderr, "ml4t-bench analytics: %s\n", err.msg);
     return bars->n;
 }
 

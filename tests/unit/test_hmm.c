@@ -1,13 +1,13 @@
 /*  ml4t_hmm tests: parameter recovery on a known 3-state HMM, forward filter
     against the batch pass and brute-force enumeration, Viterbi, degenerate data,
     persistence and corrupt files, the regime weight, and the bundled real month. */
+#include "ml4t/csv.h"
 #include "ml4t/hmm.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "testutil.h"
 
@@ -77,35 +77,16 @@ static ml4t_hmm_t *s_true_model(void)
 
 static double *s_load_closes(size_t *n)
 {
-    gzFile gz = gzopen(T_DATA_FILE, "rb");
-    if (!gz)
-        return NULL;
-    size_t cap = 50000;
-    double *c = malloc(cap * sizeof *c);
-    char line[512];
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    double *c = NULL;
     *n = 0;
-    while (c && gzgets(gz, line, sizeof line)) {
-        if (line[0] < '0' || line[0] > '9')
-            continue; /* header */
-        char *p = line;
-        for (int f = 0; f < 4 && p; f++) { /* close is the 5th field */
-            p = strchr(p, ',');
-            p = p ? p + 1 : NULL;
-        }
-        if (!p)
-            continue;
-        if (*n == cap) {
-            double *g = realloc(c, (cap *= 2) * sizeof *c);
-            if (!g) {
-                free(c);
-                c = NULL;
-                break;
-            }
-            c = g;
-        }
-        c[(*n)++] = strtod(p, NULL);
+    if (ml4t_csv_load(T_DATA_FILE, &bars, NULL, NULL) == ML4T_OK &&
+        (c = malloc(bars.n * sizeof *c)) != NULL) {
+        memcpy(c, bars.close, bars.n * sizeof *c);
+        *n = bars.n;
     }
-    gzclose(gz);
+    ml4t_bars_destroy(&bars);
     return c;
 }
 
