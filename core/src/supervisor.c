@@ -29,8 +29,9 @@ struct ml4t_supervisor {
     bool started;
     sem_t wake;
     _Atomic bool stop;
-    _Atomic uint32_t pending; /* requests not yet taken by a run */
-    _Atomic uint32_t busy;    /* a run is in progress */
+    _Atomic uint32_t pending;  /* S_AUTO | S_MANUAL: requests not yet taken by the thread */
+    _Atomic uint32_t deferred; /* an automatic request waits for min_interval_s */
+    _Atomic uint32_t busy;     /* a run is in progress */
     _Atomic uint64_t requests;
     pthread_mutex_t lock; /* stats and the registry's version counter */
     ml4t_supervisor_stats_t st;
@@ -45,6 +46,7 @@ void ml4t_supervisor_config_default(ml4t_supervisor_config_t *cfg)
     cfg->auc_tolerance = 0.02;
     cfg->max_train_bars = 400000;
     cfg->fit_hmm = true;
+    cfg->min_interval_s = 60.0;
     ml4t_train_config_default(&cfg->train);
 }
 
@@ -61,6 +63,10 @@ ml4t_err_t ml4t_supervisor_config_validate(const ml4t_supervisor_config_t *cfg, 
     if (cfg->max_train_bars < 1000)
         return ml4t_error_set(err, ML4T_ERANGE, "max_train_bars",
                               "max_train_bars=%zu: must be >= 1000", cfg->max_train_bars);
+    if (!(cfg->min_interval_s >= 0.0 && cfg->min_interval_s <= 604800.0))
+        return ml4t_error_set(err, ML4T_ERANGE, "min_interval_s",
+                              "min_interval_s=%g: must be in [0, 604800] seconds",
+                              cfg->min_interval_s);
     return ml4t_train_config_validate(&cfg->train, err);
 }
 
@@ -308,20 +314,52 @@ out:
     pthread_mutex_unlock(&self->lock);
 }
 
+enum { S_AUTO = 1, S_MANUAL = 2 };
+
+/* Sleep until woken, or until the monotonic time due_ns when it is not 0. */
+static void s_wait(ml4t_supervisor_t *self, uint64_t due_ns)
+{
+    if (!due_ns) {
+        while (sem_wait(&self->wake) == -1 && errno == EINTR)
+            ;
+        return;
+    }
+    uint64_t now = ml4t_clock_mono_ns();
+    if (due_ns <= now)
+        return;
+    struct timespec ts; /* sem_timedwait takes CLOCK_REALTIME */
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t at = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec + (due_ns - now);
+    ts.tv_sec = (time_t)(at / 1000000000ull);
+    ts.tv_nsec = (long)(at % 1000000000ull);
+    while (sem_timedwait(&self->wake, &ts) == -1 && errno == EINTR)
+        ;
+}
+
 static void *s_thread(void *arg)
 {
     ml4t_supervisor_t *self = arg;
+    const uint64_t interval = (uint64_t)(self->cfg.min_interval_s * 1e9);
+    uint64_t last_end = 0; /* monotonic end of the last run; 0 = none yet */
+    bool deferred = false;
     while (!atomic_load(&self->stop)) {
-        while (sem_wait(&self->wake) == -1 && errno == EINTR)
-            ;
+        s_wait(self, deferred && last_end ? last_end + interval : 0);
         if (atomic_load(&self->stop))
             break;
-        /* every request that arrived so far is served by this one run */
-        if (atomic_exchange(&self->pending, 0) == 0)
+        /* every request that arrived so far is served by one run */
+        uint32_t p = atomic_exchange(&self->pending, 0);
+        deferred = deferred || (p & S_AUTO);
+        bool due = deferred && (!last_end || ml4t_clock_mono_ns() >= last_end + interval);
+        if (!(p & S_MANUAL) && !due) {
+            atomic_store(&self->deferred, deferred);
             continue;
+        }
+        deferred = false;
+        atomic_store(&self->deferred, 0);
         atomic_store(&self->busy, 1);
         s_run(self);
         atomic_store(&self->busy, 0);
+        last_end = ml4t_clock_mono_ns();
     }
     return NULL;
 }
@@ -336,7 +374,8 @@ void ml4t_supervisor_request(void *ud, const ml4t_trigger_t *trigger)
                  ml4t_trigger_reason_name(trigger->reason));
         pthread_mutex_unlock(&self->lock);
     }
-    if (atomic_exchange(&self->pending, 1) == 0)
+    uint32_t bit = !trigger || trigger->reason == ML4T_TRIGGER_MANUAL ? S_MANUAL : S_AUTO;
+    if (atomic_fetch_or(&self->pending, bit) == 0)
         sem_post(&self->wake);
 }
 
@@ -434,6 +473,7 @@ void ml4t_supervisor_stats(ml4t_supervisor_t *self, ml4t_supervisor_stats_t *out
     pthread_mutex_unlock(&self->lock);
     out->requests = atomic_load(&self->requests);
     out->busy = atomic_load(&self->busy) != 0;
+    out->deferred = atomic_load(&self->deferred) != 0;
 }
 
 /* The next version number continues the registry's. */

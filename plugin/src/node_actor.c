@@ -350,6 +350,7 @@ static cJSON *s_supervisor_json(s_self_t *self)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "enabled", self->cfg.supervisor);
     cJSON_AddBoolToObject(o, "busy", s.busy);
+    cJSON_AddBoolToObject(o, "deferred", s.deferred);
     s_add_u64(o, "requests", s.requests);
     s_add_u64(o, "runs", s.runs);
     s_add_u64(o, "accepted", s.accepted);

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -19,6 +20,7 @@ typedef struct {
 } s_fixture_t;
 
 static ml4t_bars_t s_month;
+static double s_min_interval = 60.0; /* supervisor.min_interval_s of the next s_open */
 
 static bool s_open(s_fixture_t *f, bool fill, double auc_tolerance)
 {
@@ -60,6 +62,7 @@ static bool s_open(s_fixture_t *f, bool fill, double auc_tolerance)
     snprintf(sc.data_dir, sizeof sc.data_dir, "%s", f->dir);
     sc.auc_tolerance = auc_tolerance;
     sc.keep_versions = 3;
+    sc.min_interval_s = s_min_interval;
     sc.train.model.n_trees = 20;
     sc.train.model.nthread = 1;
     f->sup = ml4t_supervisor_new(&sc, f->orch, f->store, &err);
@@ -186,6 +189,58 @@ static void t_requests_coalesce(void)
     s_close(&f, true);
 }
 
+static void s_request(s_fixture_t *f, ml4t_trigger_reason_t why)
+{
+    ml4t_trigger_t t = {0};
+    t.reason = why;
+    ml4t_supervisor_request(f->sup, &t);
+}
+
+static ml4t_supervisor_stats_t s_stats(s_fixture_t *f)
+{
+    ml4t_supervisor_stats_t st;
+    ml4t_supervisor_stats(f->sup, &st);
+    return st;
+}
+
+/* Automatic triggers wait min_interval_s after a run; TRAIN does not. */
+static void t_min_interval_defers_automatic_runs(void)
+{
+    s_fixture_t f = {0};
+    s_min_interval = 3.0;
+    REQUIRE(s_open(&f, true, 0.5));
+    s_min_interval = 60.0;
+    s_request(&f, ML4T_TRIGGER_SAMPLE_COUNT); /* the first run: nothing to wait for */
+    CHECK_EQ_INT(ml4t_supervisor_wait_idle(f.sup, 120000), ML4T_OK);
+    CHECK_EQ_INT(s_stats(&f).runs, 1);
+    s_request(&f, ML4T_TRIGGER_ACCURACY_DROP);
+    s_request(&f, ML4T_TRIGGER_SAMPLE_COUNT);
+    struct timespec nap = {0, 300000000};
+    nanosleep(&nap, NULL);
+    ml4t_supervisor_stats_t st = s_stats(&f);
+    CHECK_EQ_INT(st.runs, 1); /* 0.3 s after a run: both wait */
+    CHECK(st.deferred);
+    s_request(&f, ML4T_TRIGGER_MANUAL); /* exempt, and it serves the waiting ones too */
+    CHECK_EQ_INT(ml4t_supervisor_wait_idle(f.sup, 120000), ML4T_OK);
+    st = s_stats(&f);
+    CHECK_EQ_INT(st.runs, 2);
+    CHECK(!st.deferred);
+    s_request(&f, ML4T_TRIGGER_CHANGEPOINT);
+    nanosleep(&nap, NULL);
+    CHECK_EQ_INT(s_stats(&f).runs, 2);
+    CHECK(s_stats(&f).deferred);
+    /* ... and runs once the interval is over, without another request */
+    bool ran = false;
+    for (int i = 0; i < 600 && !ran; i++) {
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+        ran = s_stats(&f).runs == 3 && !s_stats(&f).busy;
+    }
+    CHECK(ran);
+    CHECK(!s_stats(&f).deferred);
+    CHECK_EQ_INT(s_stats(&f).requests, 5);
+    s_close(&f, true);
+}
+
 static void t_empty_store_fails_cleanly(void)
 {
     s_fixture_t f = {0};
@@ -274,6 +329,7 @@ static const t_case_t cases[] = {
     T_CASE(t_retrain_registry_rollback_restore),
     T_CASE(t_worse_candidate_is_refused),
     T_CASE(t_requests_coalesce),
+    T_CASE(t_min_interval_defers_automatic_runs),
     T_CASE(t_empty_store_fails_cleanly),
     T_CASE(t_failed_save_and_corrupt_file_keep_live_model),
     T_CASE(t_cleanup),

@@ -37,6 +37,9 @@ typedef struct ml4t_supervisor_config {
     size_t max_train_bars; /* 400000: newest stored bars used for a run */
     char train_instrument[ML4T_INSTRUMENT_MAX + 1]; /* "" = the one with most bars */
     bool fit_hmm;              /* true: fit and ship the HMM regime filter with the model */
+    double min_interval_s;     /* 60: wall-clock seconds from the end of a run to the start
+                                  of the next automatic one (a trigger in between waits,
+                                  coalesced); manual requests are exempt; 0 = none */
     ml4t_train_config_t train; /* labels, folds, model params (features from the node) */
 } ml4t_supervisor_config_t;
 
@@ -49,6 +52,7 @@ typedef struct ml4t_supervisor_stats {
     uint64_t failed;  /* training or saving failed */
     uint64_t rollbacks;
     bool busy;
+    bool deferred;         /* an automatic request waits for min_interval_s */
     double last_auc;       /* the last candidate's out-of-sample AUC */
     double last_seconds;   /* the last run's wall time */
     uint64_t last_ts_ns;   /* when the last run ended (wall clock) */
