@@ -13,15 +13,18 @@
     later, whenever it is used and without waiting, so a publish costs a
     write, not a round trip. Every command stays in a ring until its reply is
     read; at redis.pipeline unanswered commands a publish waits for replies
-    (back-pressure). Error replies are counted when they arrive. A synchronous
-    command (AUTH, XGROUP, XPENDING, ...) first waits for every reply ahead.
+    (back-pressure). Error replies are counted when they arrive; those that
+    mean "not now" (LOADING, OOM, ...) close the link, and the command goes
+    again on the next one. A synchronous command (AUTH, XGROUP, XPENDING, ...)
+    first waits for every reply ahead of it.
 
-    Reconnects: a dropped connection is retried at once, then after backoff_min
-    doubling up to backoff_max; the wait happens inside recv, within its
-    timeout. A new publishing connection first writes again every command
-    whose reply had not been read: pub/sub is at least once across a reconnect
-    (a PUBLISH Redis ran before the link broke goes out twice), Streams answers
-    stay exactly once (the script's marker) and XACK is idempotent. After a
+    Reconnects: a dropped connection is retried at once (after backoff_min
+    when it never carried a reply), then after backoff_min doubling up to
+    backoff_max; the wait happens inside recv, within its timeout. A new
+    publishing connection first writes again every command whose reply had
+    not been read: pub/sub is at least once across a reconnect (a PUBLISH
+    Redis ran before the link broke goes out twice), Streams answers stay
+    exactly once (the script's marker) and XACK is idempotent. After a
     reconnect, pub/sub re-subscribes and Streams recreates a missing group,
     resends acks taken while Redis was away, and re-reads its own pending
     entries (a reply lost in flight may have moved entries there).
@@ -84,6 +87,7 @@ typedef struct {
     int backoff_ms;
     bool ever_connected;
     bool fresh; /* connected since the owner last looked: re-subscribe, re-read pending */
+    bool heard; /* a reply came on this connection */
     /* The pipeline (publishing connections only; recs NULL otherwise). The ring
        holds n commands from head, oldest first; the first `live` of them were
        written on the current connection (all of them, once it is up). */
@@ -151,14 +155,23 @@ static void s_conn_free(s_conn_t *conn)
     conn->recs = NULL;
 }
 
+static void s_conn_backoff(s_conn_t *conn);
+
+/* The first retry is immediate, unless the connection died before Redis
+   answered anything on it (a proxy whose server is down accepts and closes
+   at once): then it waits out the backoff instead of spinning. */
 static void s_conn_drop(s_conn_t *conn, const char *why)
 {
     if (conn->c) {
         ml4t_error_set(&conn->health->last_error, ML4T_EIO, "redis", "connection lost: %s", why);
+        if (!conn->heard) {
+            s_conn_backoff(conn);
+            return;
+        }
         redisFree(conn->c);
         conn->c = NULL;
-        conn->live = 0;                     /* the ring keeps them for the next connection */
-        conn->next_attempt_ms = s_now_ms(); /* the first retry is immediate */
+        conn->live = 0; /* the ring keeps them for the next connection */
+        conn->next_attempt_ms = s_now_ms();
     }
 }
 
@@ -309,11 +322,37 @@ static ml4t_err_t s_pipe_replay(s_conn_t *conn)
     return ML4T_OK;
 }
 
+/* Error replies that mean "not now" rather than "never" (a server loading
+   its AOF after a restart, a long script, out of memory, a replica that
+   cannot take writes yet). */
+static bool s_reply_transient(const redisReply *r)
+{
+    static const char *const words[] = {"LOADING",    "BUSY",        "TRYAGAIN",
+                                        "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS",
+                                        "OOM",        "MISCONF",     "READONLY"};
+    if (r->type != REDIS_REPLY_ERROR)
+        return false;
+    size_t n = strcspn(r->str, " ");
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strlen(words[i]) == n && strncmp(r->str, words[i], n) == 0)
+            return true;
+    return false;
+}
+
 /* r answers the oldest command: the owner takes it. An error reply counts
    as a dropped frame here, except at depth 0, where the caller is waiting
-   for this very reply and reports it itself. */
+   for this very reply and reports it itself. A transient error keeps the
+   command: the connection is closed as if it had broken, and the next one,
+   after the backoff, writes it again with everything after it. */
 static void s_pipe_take(s_conn_t *conn, redisReply *r)
 {
+    if (s_reply_transient(r)) {
+        ml4t_error_set(&conn->health->last_error, ML4T_EIO, "redis", "%s (sent again after %d ms)",
+                       r->str, conn->backoff_ms);
+        freeReplyObject(r);
+        s_conn_backoff(conn);
+        return;
+    }
     s_rec_t *rec = &conn->recs[conn->head];
     conn->head = (conn->head + 1) % conn->ring;
     conn->n--;
@@ -357,6 +396,7 @@ static ml4t_err_t s_pipe_read(s_conn_t *conn, int64_t wait_ms)
             return ML4T_EIO;
         }
         if (r) {
+            conn->heard = true;
             s_pipe_take(conn, r);
             got = true;
             continue;
@@ -411,6 +451,7 @@ static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeou
             return ML4T_EIO;
         }
         if (r) {
+            conn->heard = true;
             *reply = r;
             return ML4T_OK;
         }
@@ -498,6 +539,7 @@ static ml4t_err_t s_conn_ensure(s_conn_t *conn)
     struct timeval snd = {ms / 1000, (ms % 1000) * 1000};
     setsockopt(conn->c->fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
     conn->live = 0;
+    conn->heard = false;
     if (s_conn_auth(conn) != ML4T_OK) {
         s_conn_backoff(conn); /* a refused AUTH is retried too: the password may be fixed */
         return ML4T_EIO;

@@ -376,6 +376,77 @@ static void t_error_replies_counted(void)
     t_redis_stop(&r);
 }
 
+/* Redis says "not now" (OOM under maxmemory; LOADING after a restart is the
+   same case): the command is kept, not dropped, and goes again with what
+   came after it once Redis takes writes. */
+static bool t_said(ml4t_transport_t *t, const char *what)
+{
+    ml4t_transport_health_t h;
+    for (long long end = t_now_ms() + 5000; t_now_ms() < end; t_sleep_ms(5))
+        if (ml4t_transport_health(t, &h) == ML4T_OK && strstr(h.last_error.msg, what))
+            return true;
+    return false;
+}
+
+static void t_transient_error_sent_again(void)
+{
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
+    snprintf(cfg.redis.stream_publish, sizeof cfg.redis.stream_publish, "out");
+    ml4t_transport_t *c = t_new(&ml4t_transport_redis_streams, &cfg);
+    REQUIRE(prod && c);
+    CHECK(t_publish(prod, "t", "q", 1));
+    ml4t_transport_subscribe(c, "s", NULL);
+    ml4t_frame_t f;
+    REQUIRE(ml4t_transport_recv(c, &f, 2000, NULL) == ML4T_OK);
+    long long out_before = t_redis_int(&r, "XLEN %s", "out", NULL);
+
+    redisReply *x = t_redis_cmd(&r, "CONFIG SET maxmemory 1");
+    REQUIRE(x && x->type == REDIS_REPLY_STATUS);
+    freeReplyObject(x);
+    CHECK_EQ_INT(ml4t_transport_publish(prod, "t", "A", 1, NULL), ML4T_OK);
+    CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "answer", 6, NULL), ML4T_OK);
+    CHECK(t_said(prod, "OOM"));
+    CHECK(t_said(c, "OOM"));
+    ml4t_transport_health_t h;
+    ml4t_transport_health(prod, &h);
+    CHECK_EQ_INT(h.dropped, 0);
+    CHECK_EQ_INT(h.pipelined, 1); /* kept for the next connection */
+    ml4t_transport_health(c, &h);
+    CHECK_EQ_INT(h.dropped, 0);
+    CHECK_EQ_INT(h.pipelined, 1);
+
+    x = t_redis_cmd(&r, "CONFIG SET maxmemory 0");
+    REQUIRE(x && x->type == REDIS_REPLY_STATUS);
+    freeReplyObject(x);
+    int refused = 0; /* while the connection waits out its backoff */
+    for (long long end = t_now_ms() + 5000;
+         ml4t_transport_publish(prod, "t", "B", 1, NULL) != ML4T_OK && t_now_ms() < end;
+         t_sleep_ms(5))
+        refused++;
+    while (ml4t_transport_recv(c, &f, 100, NULL) == ML4T_OK) /* reconnects, answer goes again */
+        ml4t_transport_ack(c, &f, NULL);                     /* A and B */
+    CHECK(t_settle(prod) && t_settle(c));
+    x = t_redis_cmd(&r, "XRANGE s - +");
+    const char *want[3] = {"q", "A", "B"};
+    CHECK(x && x->type == REDIS_REPLY_ARRAY && x->elements == 3);
+    for (size_t k = 0; x && x->type == REDIS_REPLY_ARRAY && k < x->elements && k < 3; k++)
+        CHECK_STR(x->element[k]->element[1]->element[3]->str, want[k]); /* topic t payload X */
+    if (x)
+        freeReplyObject(x);
+    CHECK_EQ_INT(t_redis_int(&r, "XLEN %s", "out", NULL), out_before + 1);
+    CHECK_EQ_INT(t_pending_of(&r, "s", "g"), 0);
+    ml4t_transport_health(prod, &h);
+    CHECK_EQ_INT(h.sent, 3);
+    CHECK_EQ_INT(h.dropped, refused);
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&c);
+    t_redis_stop(&r);
+}
+
 /* Destroying a transport right after publishing: every command it accepted
    has been written and answered when destroy returns. */
 static void t_close_flushes(void)
@@ -418,6 +489,7 @@ static const t_case_t cases[] = {
     T_CASE(t_pubsub_backpressure_and_resend),
     T_CASE(t_streams_kill_with_answers_in_flight),
     T_CASE(t_error_replies_counted),
+    T_CASE(t_transient_error_sent_again),
     T_CASE(t_close_flushes),
 };
 T_MAIN(cases)
