@@ -5,13 +5,29 @@
     XREADGROUP. Replies are read only after poll() says the socket is readable:
     hiredis 0.14 marks a blocking context dead when a read times out, so we
     never let a read time out. A write to a peer that vanished would raise
-    SIGPIPE; it is blocked and swallowed around each write.
+    SIGPIPE; it is blocked and swallowed around each write, and a write Redis
+    does not take within io_timeout_ms fails (SO_SNDTIMEO) and drops the link.
 
-    Reconnects: a dropped connection is retried at once, then after backoff_min
-    doubling up to backoff_max; the wait happens inside recv, within its
-    timeout. After a reconnect, pub/sub re-subscribes and Streams recreates a
-    missing group, resends acks taken while Redis was away, and re-reads its
-    own pending entries (a reply lost in flight may have moved entries there).
+    Pipelining: the publishing connection (pub/sub's PUBLISH; Streams' XADD,
+    answer scripts and XACK) writes each command at once and reads replies
+    later, whenever it is used and without waiting, so a publish costs a
+    write, not a round trip. Every command stays in a ring until its reply is
+    read; at redis.pipeline unanswered commands a publish waits for replies
+    (back-pressure). Error replies are counted when they arrive; those that
+    mean "not now" (LOADING, OOM, ...) close the link, and the command goes
+    again on the next one. A synchronous command (AUTH, XGROUP, XPENDING, ...)
+    first waits for every reply ahead of it.
+
+    Reconnects: a dropped connection is retried at once (after backoff_min
+    when it never carried a reply), then after backoff_min doubling up to
+    backoff_max; the wait happens inside recv, within its timeout. A new
+    publishing connection first writes again every command whose reply had
+    not been read: pub/sub is at least once across a reconnect (a PUBLISH
+    Redis ran before the link broke goes out twice), Streams answers stay
+    exactly once (the script's marker) and XACK is idempotent. After a
+    reconnect, pub/sub re-subscribes and Streams recreates a missing group,
+    resends acks taken while Redis was away, and re-reads its own pending
+    entries (a reply lost in flight may have moved entries there).
 
     Streams delivery: at least once from Redis; this transport remembers the
     last dedup_window ids it delivered and delivers none of them twice, so an
@@ -34,10 +50,34 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 /* ---------------------------------------------------------------- connection */
+
+/* A command written to Redis whose reply has not been read yet. It stays in
+   its connection's ring until the reply comes, so that a new connection can
+   write it again. The buffer grows to the largest command and is reused. */
+typedef struct {
+    int kind;                          /* the owner's: what the reply means */
+    uint32_t stream;                   /* Streams: the index of the request's stream */
+    char id[ML4T_TRANSPORT_ID_MAX];    /* Streams: the entry answered or acked */
+    char key[ML4T_TRANSPORT_NAME_MAX]; /* the stream written to, for error messages */
+    char *buf;                         /* the command in RESP */
+    size_t len, cap;
+    int argc;
+    size_t args_off; /* where the arguments after the second begin (EVALSHA -> EVAL) */
+} s_rec_t;
+
+typedef enum {
+    S_REPLY_OK = 0, /* taken */
+    S_REPLY_FAILED, /* an error reply: the frame is dropped (last_error says why) */
+    S_REPLY_AGAIN   /* the owner rewrote the command: write it again */
+} s_verdict_t;
+
+/* Called with each reply of the pipeline, oldest first; must not free r. */
+typedef s_verdict_t (*s_reply_fn)(void *owner, s_rec_t *rec, const redisReply *r);
 
 typedef struct {
     redisContext *c; /* NULL while disconnected */
@@ -47,6 +87,16 @@ typedef struct {
     int backoff_ms;
     bool ever_connected;
     bool fresh; /* connected since the owner last looked: re-subscribe, re-read pending */
+    bool heard; /* a reply came on this connection */
+    /* The pipeline (publishing connections only; recs NULL otherwise). The ring
+       holds n commands from head, oldest first; the first `live` of them were
+       written on the current connection (all of them, once it is up). */
+    s_rec_t *recs;
+    size_t ring, head, n, live;
+    size_t depth;    /* cfg->redis.pipeline */
+    uint64_t failed; /* error replies so far */
+    s_reply_fn on_reply;
+    void *owner;
 } s_conn_t;
 
 static int64_t s_now_ms(void)
@@ -64,6 +114,14 @@ static void s_sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+static int64_t s_left_ms(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t d = deadline - s_now_ms();
+    return d > 0 ? d : 0;
+}
+
 static void s_conn_init(s_conn_t *conn, const ml4t_transport_config_t *cfg,
                         ml4t_transport_health_t *health)
 {
@@ -73,13 +131,47 @@ static void s_conn_init(s_conn_t *conn, const ml4t_transport_config_t *cfg,
     conn->backoff_ms = cfg->redis.backoff_min_ms;
 }
 
+/* Make conn a pipelined connection whose replies go to on_reply(owner, ...). */
+static bool s_conn_pipe_init(s_conn_t *conn, s_reply_fn on_reply, void *owner)
+{
+    conn->depth = (size_t)conn->cfg->redis.pipeline;
+    /* depth 0 still carries one command; one spare slot lets a command be
+       rewritten and queued again while its old slot is being released */
+    conn->ring = (conn->depth ? conn->depth : 1) + 1;
+    conn->recs = calloc(conn->ring, sizeof *conn->recs);
+    conn->on_reply = on_reply;
+    conn->owner = owner;
+    return conn->recs != NULL;
+}
+
+static void s_conn_free(s_conn_t *conn)
+{
+    if (conn->c)
+        redisFree(conn->c);
+    conn->c = NULL;
+    for (size_t i = 0; conn->recs && i < conn->ring; i++)
+        free(conn->recs[i].buf);
+    free(conn->recs);
+    conn->recs = NULL;
+}
+
+static void s_conn_backoff(s_conn_t *conn);
+
+/* The first retry is immediate, unless the connection died before Redis
+   answered anything on it (a proxy whose server is down accepts and closes
+   at once): then it waits out the backoff instead of spinning. */
 static void s_conn_drop(s_conn_t *conn, const char *why)
 {
     if (conn->c) {
         ml4t_error_set(&conn->health->last_error, ML4T_EIO, "redis", "connection lost: %s", why);
+        if (!conn->heard) {
+            s_conn_backoff(conn);
+            return;
+        }
         redisFree(conn->c);
         conn->c = NULL;
-        conn->next_attempt_ms = s_now_ms(); /* the first retry is immediate */
+        conn->live = 0; /* the ring keeps them for the next connection */
+        conn->next_attempt_ms = s_now_ms();
     }
 }
 
@@ -89,6 +181,7 @@ static void s_conn_backoff(s_conn_t *conn)
     if (conn->c)
         redisFree(conn->c);
     conn->c = NULL;
+    conn->live = 0;
     conn->next_attempt_ms = s_now_ms() + conn->backoff_ms;
     conn->backoff_ms *= 2;
     if (conn->backoff_ms > conn->cfg->redis.backoff_max_ms)
@@ -136,7 +229,216 @@ static ml4t_err_t s_conn_send(s_conn_t *conn, int argc, const char **argv, const
     return ML4T_OK;
 }
 
-/* One reply within timeout_ms (-1 = forever). ETIMEOUT leaves the context usable. */
+/* ---------------------------------------------------------------- pipeline */
+
+static bool s_rec_reserve(s_rec_t *rec, size_t need)
+{
+    if (need <= rec->cap)
+        return true;
+    size_t cap = rec->cap ? 2 * rec->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *grown = realloc(rec->buf, cap);
+    if (!grown)
+        return false;
+    rec->buf = grown;
+    rec->cap = cap;
+    return true;
+}
+
+/* The command in RESP (what redisFormatCommandArgv writes), into the record's
+   own buffer so that the hot path allocates nothing after warm-up. */
+static bool s_rec_format(s_rec_t *rec, int argc, const char **argv, const size_t *lens)
+{
+    size_t need = 16;
+    for (int i = 0; i < argc; i++)
+        need += lens[i] + 26; /* "$" <= 20 digits "\r\n" ... "\r\n" */
+    if (!s_rec_reserve(rec, need))
+        return false;
+    char *p = rec->buf, *end = rec->buf + rec->cap;
+    p += snprintf(p, (size_t)(end - p), "*%d\r\n", argc);
+    rec->args_off = 0;
+    for (int i = 0; i < argc; i++) {
+        p += snprintf(p, (size_t)(end - p), "$%zu\r\n", lens[i]);
+        memcpy(p, argv[i], lens[i]);
+        p += lens[i];
+        *p++ = '\r';
+        *p++ = '\n';
+        if (i == 1)
+            rec->args_off = (size_t)(p - rec->buf);
+    }
+    rec->len = (size_t)(p - rec->buf);
+    rec->argc = argc;
+    return true;
+}
+
+/* Replace the first two arguments (EVALSHA <sha>) with EVAL <script>. */
+static bool s_rec_to_eval(s_rec_t *rec, const char *script, size_t script_len)
+{
+    char head[64];
+    int h = snprintf(head, sizeof head, "*%d\r\n$4\r\nEVAL\r\n$%zu\r\n", rec->argc, script_len);
+    size_t rest = rec->len - rec->args_off;
+    size_t len = (size_t)h + script_len + 2 + rest;
+    char *buf = malloc(len > rec->cap ? len : rec->cap); /* rare: after a script cache flush */
+    if (!buf)
+        return false;
+    memcpy(buf, head, (size_t)h);
+    memcpy(buf + h, script, script_len);
+    memcpy(buf + h + script_len, "\r\n", 2);
+    memcpy(buf + h + script_len + 2, rec->buf + rec->args_off, rest);
+    free(rec->buf);
+    rec->buf = buf;
+    rec->cap = len > rec->cap ? len : rec->cap;
+    rec->len = len;
+    rec->args_off = (size_t)h + script_len + 2;
+    return true;
+}
+
+static ml4t_err_t s_pipe_write(s_conn_t *conn, const s_rec_t *rec)
+{
+    if (!conn->c)
+        return ML4T_EIO;
+    if (redisAppendFormattedCommand(conn->c, rec->buf, rec->len) != REDIS_OK ||
+        s_conn_flush(conn) != REDIS_OK) {
+        s_conn_drop(conn, conn->c->errstr[0] ? conn->c->errstr : "write failed");
+        return ML4T_EIO;
+    }
+    return ML4T_OK;
+}
+
+/* A new connection writes again, in order, every command still unanswered. */
+static ml4t_err_t s_pipe_replay(s_conn_t *conn)
+{
+    for (size_t i = 0; i < conn->n; i++) {
+        const s_rec_t *rec = &conn->recs[(conn->head + i) % conn->ring];
+        if (redisAppendFormattedCommand(conn->c, rec->buf, rec->len) != REDIS_OK)
+            break;
+    }
+    if (conn->c->err || s_conn_flush(conn) != REDIS_OK) {
+        s_conn_fail(conn, "redis", conn->c->errstr[0] ? conn->c->errstr : "write failed");
+        return ML4T_EIO;
+    }
+    conn->live = conn->n;
+    return ML4T_OK;
+}
+
+/* Error replies that mean "not now" rather than "never" (a server loading
+   its AOF after a restart, a long script, out of memory, a replica that
+   cannot take writes yet). */
+static bool s_reply_transient(const redisReply *r)
+{
+    static const char *const words[] = {"LOADING",    "BUSY",        "TRYAGAIN",
+                                        "MASTERDOWN", "CLUSTERDOWN", "NOREPLICAS",
+                                        "OOM",        "MISCONF",     "READONLY"};
+    if (r->type != REDIS_REPLY_ERROR)
+        return false;
+    size_t n = strcspn(r->str, " ");
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strlen(words[i]) == n && strncmp(r->str, words[i], n) == 0)
+            return true;
+    return false;
+}
+
+/* r answers the oldest command: the owner takes it. An error reply counts
+   as a dropped frame here, except at depth 0, where the caller is waiting
+   for this very reply and reports it itself. A transient error keeps the
+   command: the connection is closed as if it had broken, and the next one,
+   after the backoff, writes it again with everything after it. */
+static void s_pipe_take(s_conn_t *conn, redisReply *r)
+{
+    if (s_reply_transient(r)) {
+        ml4t_error_set(&conn->health->last_error, ML4T_EIO, "redis", "%s (sent again after %d ms)",
+                       r->str, conn->backoff_ms);
+        freeReplyObject(r);
+        s_conn_backoff(conn);
+        return;
+    }
+    s_rec_t *rec = &conn->recs[conn->head];
+    conn->head = (conn->head + 1) % conn->ring;
+    conn->n--;
+    conn->live--;
+    s_verdict_t v = conn->on_reply(conn->owner, rec, r);
+    freeReplyObject(r);
+    if (v == S_REPLY_FAILED) {
+        conn->failed++;
+        if (conn->depth > 0)
+            conn->health->dropped++;
+    } else if (v == S_REPLY_AGAIN) {
+        /* to the tail: the slot there is free (n < ring - 1), swap buffers with it */
+        s_rec_t *tail = &conn->recs[(conn->head + conn->n) % conn->ring];
+        s_rec_t t = *tail;
+        *tail = *rec;
+        *rec = t;
+        conn->n++;
+        conn->live++;
+        s_pipe_write(conn, tail); /* a failure keeps it for the next connection */
+    }
+}
+
+/* Take the replies that have arrived; with wait_ms != 0 wait that long
+   (-1 = forever) for the first. ETIMEOUT when none came, EIO when the
+   connection broke (the unanswered commands stay in the ring). */
+static ml4t_err_t s_pipe_read(s_conn_t *conn, int64_t wait_ms)
+{
+    int64_t deadline = wait_ms < 0 ? -1 : s_now_ms() + wait_ms;
+    bool got = false;
+    for (;;) {
+        if (!conn->c)
+            return ML4T_EIO;
+        void *r = NULL;
+        if (redisGetReplyFromReader(conn->c, &r) != REDIS_OK) {
+            s_conn_drop(conn, conn->c->errstr);
+            return ML4T_EIO;
+        }
+        if (r && conn->live == 0) {
+            freeReplyObject(r);
+            s_conn_drop(conn, "a reply to no command");
+            return ML4T_EIO;
+        }
+        if (r) {
+            conn->heard = true;
+            s_pipe_take(conn, r);
+            got = true;
+            continue;
+        }
+        struct pollfd pfd = {conn->c->fd, POLLIN, 0};
+        int k = poll(&pfd, 1, got ? 0 : (int)s_left_ms(deadline));
+        if (k == 0)
+            return got ? ML4T_OK : ML4T_ETIMEOUT;
+        if (k < 0)
+            continue; /* EINTR */
+        if (redisBufferRead(conn->c) != REDIS_OK) {
+            s_conn_drop(conn, conn->c->errstr);
+            return ML4T_EIO;
+        }
+    }
+}
+
+/* Without waiting: take what has arrived, and notice a closed connection. */
+static void s_pipe_poll(s_conn_t *conn)
+{
+    if (conn->c && conn->recs)
+        s_pipe_read(conn, 0);
+}
+
+/* Wait until at most `keep` commands are unanswered; each reply may take
+   io_timeout_ms, past which the connection is dropped (EIO). */
+static ml4t_err_t s_pipe_wait(s_conn_t *conn, size_t keep)
+{
+    while (conn->n > keep) {
+        ml4t_err_t rc = s_pipe_read(conn, conn->cfg->redis.io_timeout_ms);
+        if (rc == ML4T_ETIMEOUT) {
+            s_conn_drop(conn, "no reply within redis.io_timeout_ms");
+            return ML4T_EIO;
+        }
+        if (rc != ML4T_OK)
+            return rc;
+    }
+    return ML4T_OK;
+}
+
+/* One reply within timeout_ms (-1 = forever), on a connection with nothing
+   pipelined. ETIMEOUT leaves the context usable. */
 static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeout_ms)
 {
     int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
@@ -149,16 +451,12 @@ static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeou
             return ML4T_EIO;
         }
         if (r) {
+            conn->heard = true;
             *reply = r;
             return ML4T_OK;
         }
-        int wait = -1;
-        if (deadline >= 0) {
-            int64_t left = deadline - s_now_ms();
-            wait = left > 0 ? (int)left : 0;
-        }
         struct pollfd pfd = {conn->c->fd, POLLIN, 0};
-        int n = poll(&pfd, 1, wait);
+        int n = poll(&pfd, 1, (int)s_left_ms(deadline));
         if (n == 0)
             return ML4T_ETIMEOUT;
         if (n < 0)
@@ -170,12 +468,15 @@ static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeou
     }
 }
 
-/* A synchronous command. A reply not back within io_timeout_ms leaves the
-   connection out of step with its replies, so it is dropped. */
+/* A synchronous command, after every pipelined reply ahead of it. A reply
+   not back within io_timeout_ms leaves the connection out of step with its
+   replies, so it is dropped. */
 static ml4t_err_t s_conn_cmd(s_conn_t *conn, int argc, const char **argv, const size_t *lens,
                              redisReply **reply)
 {
-    ml4t_err_t rc = s_conn_send(conn, argc, argv, lens);
+    ml4t_err_t rc = conn->live > 0 ? s_pipe_wait(conn, conn->n - conn->live) : ML4T_OK;
+    if (rc == ML4T_OK)
+        rc = s_conn_send(conn, argc, argv, lens);
     if (rc == ML4T_OK)
         rc = s_conn_read(conn, reply, conn->cfg->redis.io_timeout_ms);
     if (rc == ML4T_ETIMEOUT) {
@@ -218,7 +519,8 @@ static ml4t_err_t s_conn_auth(s_conn_t *conn)
     return rc;
 }
 
-/* Connected now, or ML4T_EIO (and the time of the next attempt is set). */
+/* Connected now, or ML4T_EIO (and the time of the next attempt is set). A
+   new connection carries the commands the last one left unanswered. */
 static ml4t_err_t s_conn_ensure(s_conn_t *conn)
 {
     if (conn->c)
@@ -232,10 +534,18 @@ static ml4t_err_t s_conn_ensure(s_conn_t *conn)
         s_conn_fail(conn, "redis.host", conn->c ? conn->c->errstr : "out of memory");
         return ML4T_EIO;
     }
+    /* a write Redis does not take within io_timeout_ms fails instead of blocking */
+    ms = conn->cfg->redis.io_timeout_ms;
+    struct timeval snd = {ms / 1000, (ms % 1000) * 1000};
+    setsockopt(conn->c->fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+    conn->live = 0;
+    conn->heard = false;
     if (s_conn_auth(conn) != ML4T_OK) {
         s_conn_backoff(conn); /* a refused AUTH is retried too: the password may be fixed */
         return ML4T_EIO;
     }
+    if (conn->n > 0 && s_pipe_replay(conn) != ML4T_OK)
+        return ML4T_EIO;
     conn->backoff_ms = conn->cfg->redis.backoff_min_ms;
     if (conn->ever_connected)
         conn->health->reconnects++;
@@ -244,18 +554,69 @@ static ml4t_err_t s_conn_ensure(s_conn_t *conn)
     return ML4T_OK;
 }
 
+/* The slot for one more command: connected, below the depth (waiting for
+   replies at it). NULL when Redis is away; last_error says why. */
+static s_rec_t *s_pipe_slot(s_conn_t *conn)
+{
+    s_pipe_poll(conn); /* also notices a connection the server closed */
+    if (s_conn_ensure(conn) != ML4T_OK)
+        return NULL;
+    size_t cap = conn->depth ? conn->depth : 1;
+    if (conn->n >= cap && s_pipe_wait(conn, cap - 1) != ML4T_OK)
+        return NULL;
+    return &conn->recs[(conn->head + conn->n) % conn->ring];
+}
+
+/* Write the command formatted in the slot. ML4T_OK: it is Redis's to answer
+   (depth 0: it was answered without an error). ML4T_EIO: not written (the
+   caller counts the drop), or answered with an error at depth 0. */
+static ml4t_err_t s_pipe_commit(s_conn_t *conn)
+{
+    s_rec_t *rec = &conn->recs[(conn->head + conn->n) % conn->ring];
+    conn->n++;
+    conn->live++;
+    if (s_pipe_write(conn, rec) != ML4T_OK) {
+        conn->n--; /* not accepted; those before it wait for the next connection */
+        return ML4T_EIO;
+    }
+    if (conn->depth > 0)
+        return ML4T_OK;
+    uint64_t failed = conn->failed;
+    if (s_pipe_wait(conn, 0) != ML4T_OK) {
+        conn->n = 0; /* synchronous: the caller was told, it retries */
+        return ML4T_EIO;
+    }
+    return conn->failed == failed ? ML4T_OK : ML4T_EIO;
+}
+
+/* Take the replies that have arrived, and connect again when an attempt is
+   due (unanswered commands then go out again). Never waits for Redis. */
+static void s_pipe_pump(s_conn_t *conn)
+{
+    s_pipe_poll(conn);
+    if (!conn->c)
+        s_conn_ensure(conn);
+}
+
+/* Before the connection is freed: every accepted command written and
+   answered (each reply within io_timeout_ms); one connection attempt when
+   the link is down. */
+static void s_pipe_finish(s_conn_t *conn)
+{
+    if (!conn->recs || conn->n == 0)
+        return;
+    if (!conn->c) {
+        conn->next_attempt_ms = 0;
+        s_conn_ensure(conn);
+    }
+    if (conn->c)
+        s_pipe_wait(conn, 0);
+}
+
 /* Milliseconds until the connection may be tried again (0 = now). */
 static int64_t s_conn_wait_ms(const s_conn_t *conn)
 {
     int64_t d = conn->next_attempt_ms - s_now_ms();
-    return d > 0 ? d : 0;
-}
-
-static int64_t s_left_ms(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t d = deadline - s_now_ms();
     return d > 0 ? d : 0;
 }
 
@@ -268,6 +629,13 @@ static bool s_backoff_wait(const s_conn_t *conn, int64_t deadline)
     int64_t wait = s_conn_wait_ms(conn);
     s_sleep_ms(left < 0 || wait < left ? wait : left);
     return true;
+}
+
+/* A frame not handed over: counted, err says why. */
+static ml4t_err_t s_dropped(ml4t_transport_health_t *health, ml4t_error_t *err, const char *what)
+{
+    health->dropped++;
+    return ml4t_error_set(err, ML4T_EIO, "redis", "%s: %s", what, health->last_error.msg);
 }
 
 static ml4t_err_t s_check_config(const ml4t_transport_config_t *cfg, ml4t_error_t *err)
@@ -285,6 +653,9 @@ static ml4t_err_t s_check_config(const ml4t_transport_config_t *cfg, ml4t_error_
     if (cfg->redis.io_timeout_ms < 1 || cfg->redis.connect_timeout_ms < 1)
         return ml4t_error_set(err, ML4T_ERANGE, "redis.io_timeout_ms",
                               "redis.io_timeout_ms and redis.connect_timeout_ms must be >= 1");
+    if (cfg->redis.pipeline < 0 || cfg->redis.pipeline > 65536)
+        return ml4t_error_set(err, ML4T_ERANGE, "redis.pipeline",
+                              "redis.pipeline=%d: not in [0, 65536]", cfg->redis.pipeline);
     return ML4T_OK;
 }
 
@@ -317,15 +688,27 @@ static void s_pubsub_close(void **state)
     s_pubsub_t *self = *state;
     if (self->last)
         freeReplyObject(self->last);
-    if (self->sub.c)
-        redisFree(self->sub.c);
-    if (self->pub.c)
-        redisFree(self->pub.c);
+    s_pipe_finish(&self->pub); /* nothing accepted is left unwritten or unanswered */
+    s_conn_free(&self->sub);
+    s_conn_free(&self->pub);
     for (size_t i = 0; i < self->n_patterns; i++)
         free(self->patterns[i]);
     free(self->patterns);
     free(self);
     *state = NULL;
+}
+
+/* A PUBLISH answered: the number of receivers, or an error. */
+static s_verdict_t s_pubsub_on_reply(void *owner, s_rec_t *rec, const redisReply *r)
+{
+    s_pubsub_t *self = owner;
+    (void)rec;
+    if (r->type == REDIS_REPLY_ERROR) {
+        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "PUBLISH: %s", r->str);
+        return S_REPLY_FAILED;
+    }
+    self->health.sent++;
+    return S_REPLY_OK;
 }
 
 static ml4t_err_t s_pubsub_init(void **state, const ml4t_transport_config_t *cfg, ml4t_error_t *err)
@@ -340,6 +723,12 @@ static ml4t_err_t s_pubsub_init(void **state, const ml4t_transport_config_t *cfg
     self->health.active = -1;
     s_conn_init(&self->sub, &self->cfg, &self->health);
     s_conn_init(&self->pub, &self->cfg, &self->health);
+    if (!s_conn_pipe_init(&self->pub, s_pubsub_on_reply, self)) {
+        void *p = self;
+        s_pubsub_close(&p);
+        return ml4t_error_set(err, ML4T_ENOMEM, "redis.pipeline",
+                              "cannot allocate a pipeline of %d commands", cfg->redis.pipeline);
+    }
     s_conn_ensure(&self->sub); /* Redis being down now is not an error: we retry */
     s_conn_ensure(&self->pub);
     *state = self;
@@ -386,23 +775,17 @@ static ml4t_err_t s_pubsub_publish(void *state, const char *topic, const void *d
     s_pubsub_t *self = state;
     const char *argv[3] = {"PUBLISH", topic, data};
     size_t lens[3] = {7, strlen(topic), len};
-    redisReply *r = NULL;
-    ml4t_err_t rc = s_conn_ensure(&self->pub);
-    if (rc == ML4T_OK)
-        rc = s_conn_cmd(&self->pub, 3, argv, lens, &r);
-    if (rc == ML4T_OK && r->type == REDIS_REPLY_ERROR) {
-        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "PUBLISH: %s", r->str);
-        rc = ML4T_EIO;
+    s_rec_t *rec = s_pipe_slot(&self->pub);
+    if (!rec)
+        return s_dropped(&self->health, err, "frame dropped");
+    if (!s_rec_format(rec, 3, argv, lens)) {
+        ml4t_error_set(&self->health.last_error, ML4T_ENOMEM, "publish",
+                       "cannot buffer a frame of %zu bytes", len);
+        return s_dropped(&self->health, err, "frame dropped");
     }
-    if (r)
-        freeReplyObject(r);
-    if (rc != ML4T_OK) {
-        self->health.dropped++;
-        return ml4t_error_set(err, ML4T_EIO, "redis", "frame dropped: %s",
-                              self->health.last_error.msg);
-    }
-    self->health.sent++;
-    return ML4T_OK;
+    if (s_pipe_commit(&self->pub) != ML4T_OK)
+        return s_dropped(&self->health, err, "frame dropped");
+    return ML4T_OK; /* counted in sent when Redis answers */
 }
 
 /* A pub/sub push that carries a message: pmessage (4 parts) or message (3). */
@@ -433,6 +816,7 @@ static ml4t_err_t s_pubsub_recv(void *state, ml4t_frame_t *frame, int timeout_ms
         freeReplyObject(self->last);
         self->last = NULL;
     }
+    s_pipe_pump(&self->pub);
     int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
     for (;;) {
         if (s_conn_ensure(&self->sub) != ML4T_OK) {
@@ -462,7 +846,9 @@ static ml4t_err_t s_pubsub_recv(void *state, ml4t_frame_t *frame, int timeout_ms
 static ml4t_err_t s_pubsub_health(void *state, ml4t_transport_health_t *out)
 {
     s_pubsub_t *self = state;
+    s_pipe_poll(&self->pub);
     self->health.connected = self->sub.c != NULL && self->pub.c != NULL;
+    self->health.pipelined = (uint32_t)self->pub.n;
     *out = self->health;
     return ML4T_OK;
 }
@@ -659,16 +1045,22 @@ static void s_batch_free(s_streams_t *self)
     self->n_items = self->pos = 0;
 }
 
+static ml4t_err_t s_acks_flush(s_streams_t *self);
+
 static void s_streams_close(void **state)
 {
     if (!state || !*state)
         return;
     s_streams_t *self = *state;
     s_batch_free(self);
-    if (self->rd.c)
-        redisFree(self->rd.c);
-    if (self->cmd.c)
-        redisFree(self->cmd.c);
+    if (self->cmd.recs && (self->n_acks > 0 || self->cmd.n > 0)) {
+        /* what was accepted goes out, answered, before the connection is freed */
+        self->cmd.next_attempt_ms = 0;
+        s_acks_flush(self);
+        s_pipe_finish(&self->cmd);
+    }
+    s_conn_free(&self->rd);
+    s_conn_free(&self->cmd);
     s_seen_destroy(&self->seen);
     free(self->items);
     free(self->acks);
@@ -698,6 +1090,8 @@ static ml4t_err_t s_streams_check(ml4t_transport_config_t *cfg, ml4t_error_t *er
     return ML4T_OK;
 }
 
+static s_verdict_t s_streams_on_reply(void *owner, s_rec_t *rec, const redisReply *r);
+
 static ml4t_err_t s_streams_init(void **state, const ml4t_transport_config_t *cfg,
                                  ml4t_error_t *err)
 {
@@ -716,7 +1110,8 @@ static ml4t_err_t s_streams_init(void **state, const ml4t_transport_config_t *cf
     self->cap_items = (size_t)self->cfg.redis.count * S_STREAMS_MAX;
     self->items = calloc(self->cap_items, sizeof *self->items);
     void *p = self;
-    if (!self->items || !s_seen_init(&self->seen, (size_t)self->cfg.redis.dedup_window)) {
+    if (!self->items || !s_seen_init(&self->seen, (size_t)self->cfg.redis.dedup_window) ||
+        !s_conn_pipe_init(&self->cmd, s_streams_on_reply, self)) {
         s_streams_close(&p);
         return ml4t_error_set(err, ML4T_ENOMEM, "redis.dedup_window",
                               "cannot allocate the delivery window");
@@ -752,6 +1147,26 @@ static ml4t_err_t s_streams_subscribe(void *state, const char *key, ml4t_error_t
     return ML4T_OK;
 }
 
+/* What a pipelined command of the command connection is, for its reply. */
+enum { S_REC_XADD = 0, S_REC_ANSWER = 1, S_REC_XACK = 2 };
+
+/* Format argv into a slot of the command connection and write it; the frame
+   is dropped (counted, err filled) when that cannot be done now. */
+static ml4t_err_t s_streams_send(s_streams_t *self, s_rec_t *rec, int argc, const char **argv,
+                                 const size_t *lens, ml4t_error_t *err, const char *what)
+{
+    if (!rec)
+        return s_dropped(&self->health, err, what);
+    if (!s_rec_format(rec, argc, argv, lens)) {
+        ml4t_error_set(&self->health.last_error, ML4T_ENOMEM, "publish",
+                       "cannot buffer a command of %zu bytes", lens[argc - 1]);
+        return s_dropped(&self->health, err, what);
+    }
+    if (s_pipe_commit(&self->cmd) != ML4T_OK)
+        return s_dropped(&self->health, err, what);
+    return ML4T_OK;
+}
+
 static ml4t_err_t s_streams_publish(void *state, const char *topic, const void *data, size_t len,
                                     ml4t_error_t *err)
 {
@@ -772,24 +1187,23 @@ static ml4t_err_t s_streams_publish(void *state, const char *topic, const void *
     argv[argc] = topic, lens[argc++] = strlen(topic);
     argv[argc] = "payload", lens[argc++] = 7;
     argv[argc] = data, lens[argc++] = len;
-    redisReply *r = NULL;
-    ml4t_err_t rc = s_conn_ensure(&self->cmd);
-    if (rc == ML4T_OK)
-        rc = s_conn_cmd(&self->cmd, argc, argv, lens, &r);
-    if (rc == ML4T_OK && r->type != REDIS_REPLY_STRING) {
-        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "XADD %s: %s", key,
-                       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        rc = ML4T_EIO;
+    s_rec_t *rec = s_pipe_slot(&self->cmd);
+    if (rec) {
+        rec->kind = S_REC_XADD;
+        snprintf(rec->key, sizeof rec->key, "%s", key);
     }
-    if (r)
-        freeReplyObject(r);
-    if (rc != ML4T_OK) {
-        self->health.dropped++;
-        return ml4t_error_set(err, ML4T_EIO, "redis", "frame dropped: %s",
-                              self->health.last_error.msg);
+    return s_streams_send(self, rec, argc, argv, lens, err, "frame dropped");
+}
+
+static s_verdict_t s_on_xadd(s_streams_t *self, const s_rec_t *rec, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STRING) {
+        self->health.sent++;
+        return S_REPLY_OK;
     }
-    self->health.sent++;
-    return ML4T_OK;
+    ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "XADD %s: %s", rec->key,
+                   r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    return S_REPLY_FAILED;
 }
 
 static ml4t_err_t s_ack_push(s_streams_t *self, uint32_t stream, const char *id)
@@ -808,7 +1222,8 @@ static ml4t_err_t s_ack_push(s_streams_t *self, uint32_t stream, const char *id)
     return ML4T_OK;
 }
 
-/* Send queued acks, oldest first; stops (keeping the rest) when Redis is away. */
+/* Write queued acks into the pipeline, oldest first; stops (keeping the
+   rest) when Redis is away. */
 static ml4t_err_t s_acks_flush(s_streams_t *self)
 {
     size_t done = 0;
@@ -816,24 +1231,34 @@ static ml4t_err_t s_acks_flush(s_streams_t *self)
     while (done < self->n_acks) {
         const s_ack_t *a = &self->acks[done];
         const char *argv[4] = {"XACK", self->streams[a->stream].key, self->cfg.redis.group, a->id};
-        redisReply *r = NULL;
-        rc = s_conn_ensure(&self->cmd);
-        if (rc == ML4T_OK)
-            rc = s_conn_cmdv(&self->cmd, &r, 4, argv);
-        if (rc != ML4T_OK)
+        size_t lens[4] = {4, strlen(argv[1]), strlen(argv[2]), strlen(argv[3])};
+        s_rec_t *rec = s_pipe_slot(&self->cmd);
+        if (!rec || !s_rec_format(rec, 4, argv, lens)) {
+            rc = ML4T_EIO;
             break;
-        if (r->type == REDIS_REPLY_INTEGER)
-            self->health.acked += (uint64_t)r->integer;
-        else if (r->type == REDIS_REPLY_ERROR)
-            ml4t_error_set(&self->health.last_error, ML4T_EIO, "ack", "XACK %s: %s", a->id,
-                           r->str); /* NOGROUP: the entry's delivery state is gone with it */
-        freeReplyObject(r);
+        }
+        rec->kind = S_REC_XACK;
+        rec->stream = a->stream;
+        snprintf(rec->id, sizeof rec->id, "%s", a->id);
+        rc = s_pipe_commit(&self->cmd); /* an XACK's error reply is only reported */
+        if (rc != ML4T_OK)
+            break; /* not written: it stays queued */
         done++;
     }
     if (done > 0 && done < self->n_acks)
         memmove(self->acks, self->acks + done, (self->n_acks - done) * sizeof *self->acks);
     self->n_acks -= done;
     return rc;
+}
+
+static s_verdict_t s_on_xack(s_streams_t *self, const s_rec_t *rec, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        self->health.acked += (uint64_t)r->integer;
+    else if (r->type == REDIS_REPLY_ERROR)
+        ml4t_error_set(&self->health.last_error, ML4T_EIO, "ack", "XACK %s: %s", rec->id,
+                       r->str); /* NOGROUP: the entry's delivery state is gone with it */
+    return S_REPLY_OK;
 }
 
 static ml4t_err_t s_streams_ack(void *state, const ml4t_frame_t *frame, ml4t_error_t *err)
@@ -874,7 +1299,8 @@ static const char S_REPLY_LUA[] =
     "local a = redis.pcall('XACK', KEYS[3], ARGV[2], ARGV[3])\n"
     "return {1, type(a) == 'number' and a or 0}\n";
 
-/* The script's SHA1, asked of Redis once: EVALSHA then sends 40 bytes, not the script. */
+/* The script's SHA1, asked of Redis once: EVALSHA then sends 40 bytes, not
+   the script. Synchronous, so it waits for the pipeline: it runs once. */
 static void s_reply_sha_load(s_streams_t *self)
 {
     if (self->reply_sha[0])
@@ -888,26 +1314,8 @@ static void s_reply_sha_load(s_streams_t *self)
     freeReplyObject(r);
 }
 
-/* Run the reply script: EVALSHA, or EVAL when Redis does not know the script
-   (a restarted server has an empty script cache). NOSCRIPT means nothing ran. */
-static ml4t_err_t s_reply_eval(s_streams_t *self, const char **argv, size_t *lens, int argc,
-                               redisReply **r)
-{
-    s_reply_sha_load(self);
-    if (self->reply_sha[0]) {
-        argv[0] = "EVALSHA", lens[0] = 7;
-        argv[1] = self->reply_sha, lens[1] = strlen(self->reply_sha);
-        ml4t_err_t rc = s_conn_cmd(&self->cmd, argc, argv, lens, r);
-        if (rc != ML4T_OK || (*r)->type != REDIS_REPLY_ERROR || strncmp((*r)->str, "NOSCRIPT", 8))
-            return rc;
-        freeReplyObject(*r);
-        *r = NULL;
-    }
-    argv[0] = "EVAL", lens[0] = 4;
-    argv[1] = S_REPLY_LUA, lens[1] = sizeof S_REPLY_LUA - 1;
-    return s_conn_cmd(&self->cmd, argc, argv, lens, r);
-}
-
+/* The answer is pipelined: the entry counts as answered from now on (its ack
+   sends nothing), unless Redis refuses the script (s_on_answer). */
 static ml4t_err_t s_streams_publish_reply(void *state, const ml4t_frame_t *request,
                                           const char *topic, const void *data, size_t len,
                                           ml4t_error_t *err)
@@ -922,45 +1330,75 @@ static ml4t_err_t s_streams_publish_reply(void *state, const ml4t_frame_t *reque
     snprintf(ttl, sizeof ttl, "%d", self->cfg.redis.answer_ttl_ms);
     snprintf(maxlen, sizeof maxlen, "%lld",
              (long long)(self->cfg.redis.maxlen > 0 ? self->cfg.redis.maxlen : 0));
-    const char *argv[12] = {
-        NULL,        NULL,   "3",   marker, key, request->source, ttl, self->cfg.redis.group,
-        request->id, maxlen, topic, data};
+    if (s_conn_ensure(&self->cmd) == ML4T_OK)
+        s_reply_sha_load(self); /* failing, the script itself goes (EVAL) */
+    const char *argv[12] = {"EVALSHA",   self->reply_sha, "3",   marker,
+                            key,         request->source, ttl,   self->cfg.redis.group,
+                            request->id, maxlen,          topic, data};
     size_t lens[12];
-    for (int i = 2; i < 11; i++)
+    for (int i = 0; i < 11; i++)
         lens[i] = strlen(argv[i]);
     lens[11] = len;
-    redisReply *r = NULL;
-    ml4t_err_t rc = s_conn_ensure(&self->cmd);
-    if (rc == ML4T_OK)
-        rc = s_reply_eval(self, argv, lens, 12, &r);
-    bool shaped = rc == ML4T_OK && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    if (!self->reply_sha[0]) {
+        argv[0] = "EVAL", lens[0] = 4;
+        argv[1] = S_REPLY_LUA, lens[1] = sizeof S_REPLY_LUA - 1;
+    }
+    int idx = s_stream_index(self, request->source);
+    s_rec_t *rec = s_pipe_slot(&self->cmd);
+    if (rec) {
+        rec->kind = S_REC_ANSWER;
+        rec->stream = idx >= 0 ? (uint32_t)idx : UINT32_MAX;
+        snprintf(rec->id, sizeof rec->id, "%s", request->id);
+        snprintf(rec->key, sizeof rec->key, "%s", request->source);
+    }
+    ml4t_err_t rc = s_streams_send(self, rec, 12, argv, lens, err, "answer not written");
+    s_id_t id;
+    if (rc == ML4T_OK && idx >= 0 && s_id_parse(request->id, (uint32_t)idx, &id))
+        s_seen_put(&self->seen, &id, S_SEEN_ANSWERED);
+    return rc;
+}
+
+/* The answer script's reply. NOSCRIPT (a restarted server, SCRIPT FLUSH)
+   means nothing ran: the same answer goes again as EVAL. */
+static s_verdict_t s_on_answer(s_streams_t *self, s_rec_t *rec, const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 &&
+        s_rec_to_eval(rec, S_REPLY_LUA, sizeof S_REPLY_LUA - 1))
+        return S_REPLY_AGAIN;
+    bool shaped = r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                   r->element[0]->type == REDIS_REPLY_INTEGER &&
                   r->element[1]->type == REDIS_REPLY_INTEGER;
-    if (rc == ML4T_OK && !shaped) {
-        ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "answer to %s %s: %s",
-                       request->source, request->id,
-                       r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        rc = ML4T_EIO;
-    }
-    bool written = shaped && r->element[0]->integer == 1;
-    if (shaped)
+    if (shaped) {
+        if (r->element[0]->integer == 1)
+            self->health.sent++;
+        else
+            self->health.duplicates++;
         self->health.acked += (uint64_t)r->element[1]->integer;
-    if (r)
-        freeReplyObject(r);
-    if (rc != ML4T_OK) {
-        self->health.dropped++;
-        return ml4t_error_set(err, ML4T_EIO, "redis", "answer not written: %s",
-                              self->health.last_error.msg);
+        return S_REPLY_OK;
     }
-    if (written)
-        self->health.sent++;
-    else
-        self->health.duplicates++;
-    int idx = s_stream_index(self, request->source);
+    ml4t_error_set(&self->health.last_error, ML4T_EIO, "publish", "answer to %s %s: %s", rec->key,
+                   rec->id, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    /* not answered, so not acked: the entry stays pending, for a claim or a re-read */
     s_id_t id;
-    if (idx >= 0 && s_id_parse(request->id, (uint32_t)idx, &id))
-        s_seen_put(&self->seen, &id, S_SEEN_ANSWERED);
-    return ML4T_OK;
+    s_id_t *seen = rec->stream != UINT32_MAX && s_id_parse(rec->id, rec->stream, &id)
+                       ? s_seen_find(&self->seen, &id)
+                       : NULL;
+    if (seen && seen->state == S_SEEN_ANSWERED)
+        seen->state = S_SEEN_DELIVERED;
+    return S_REPLY_FAILED;
+}
+
+static s_verdict_t s_streams_on_reply(void *owner, s_rec_t *rec, const redisReply *r)
+{
+    s_streams_t *self = owner;
+    switch (rec->kind) {
+    case S_REC_ANSWER:
+        return s_on_answer(self, rec, r);
+    case S_REC_XACK:
+        return s_on_xack(self, rec, r);
+    default:
+        return s_on_xadd(self, rec, r);
+    }
 }
 
 /* Index the entries of an XREADGROUP reply ([[key, [entry...]]...]) or, with
@@ -1090,6 +1528,7 @@ static void s_need_pending(s_streams_t *self)
 /* The command connection is up, groups exist, queued acks are out. */
 static ml4t_err_t s_streams_prepare(s_streams_t *self)
 {
+    s_pipe_poll(&self->cmd); /* replies that arrived; a closed connection is noticed here */
     if (s_conn_ensure(&self->cmd) != ML4T_OK)
         return ML4T_EIO;
     if (self->cmd.fresh) {
@@ -1294,8 +1733,10 @@ static ml4t_err_t s_streams_recv(void *state, ml4t_frame_t *frame, int timeout_m
 static ml4t_err_t s_streams_health(void *state, ml4t_transport_health_t *out)
 {
     s_streams_t *self = state;
+    s_pipe_poll(&self->cmd);
     self->health.connected = self->cmd.c != NULL && (self->n_streams == 0 || self->rd.c != NULL);
     self->health.ack_backlog = (uint32_t)self->n_acks;
+    self->health.pipelined = (uint32_t)self->cmd.n;
     *out = self->health;
     return ML4T_OK;
 }

@@ -4,52 +4,8 @@
 #include "ml4t/transport.h"
 
 #include "redis_server.h"
+#include "redis_transport.h"
 #include "testutil.h"
-
-static void t_cfg(ml4t_transport_config_t *cfg, const t_redis_t *r)
-{
-    ml4t_transport_config_defaults(cfg);
-    cfg->redis.port = r->port;
-    cfg->redis.backoff_min_ms = 10;
-    cfg->redis.backoff_max_ms = 200;
-    cfg->redis.block_ms = 100;
-    cfg->redis.claim_interval_ms = 0;
-    snprintf(cfg->redis.group, sizeof cfg->redis.group, "g");
-    snprintf(cfg->redis.stream_publish, sizeof cfg->redis.stream_publish, "s");
-}
-
-static ml4t_transport_t *t_new(const ml4t_transport_ops_t *ops, const ml4t_transport_config_t *cfg)
-{
-    ml4t_error_t err;
-    ml4t_transport_t *t = ml4t_transport_new(ops, cfg, &err);
-    if (!t)
-        fprintf(stderr, "  %s init: %s: %s\n", ops->name, err.field, err.msg);
-    return t;
-}
-
-/* Publish until it goes through (Redis may be coming back). */
-static bool t_publish(ml4t_transport_t *t, const char *topic, const void *data, size_t len)
-{
-    for (long long end = t_now_ms() + 5000; t_now_ms() < end; t_sleep_ms(5))
-        if (ml4t_transport_publish(t, topic, data, len, NULL) == ML4T_OK)
-            return true;
-    return false;
-}
-
-/* Pub/sub delivers only to subscriptions already in place: probe until one arrives. */
-static bool t_joined(ml4t_transport_t *pub, ml4t_transport_t *sub, const char *topic)
-{
-    ml4t_frame_t f;
-    for (long long end = t_now_ms() + 5000; t_now_ms() < end;) {
-        ml4t_transport_publish(pub, topic, "probe", 5, NULL);
-        if (ml4t_transport_recv(sub, &f, 20, NULL) == ML4T_OK) {
-            while (ml4t_transport_recv(sub, &f, 20, NULL) == ML4T_OK)
-                ;
-            return true;
-        }
-    }
-    return false;
-}
 
 static void t_pubsub_roundtrip(void)
 {
@@ -312,6 +268,7 @@ static void t_streams_roundtrip(void)
         CHECK(strchr(f.id, '-') != NULL);
         CHECK_EQ_INT(t_pending(&r), 1);
         CHECK_EQ_INT(ml4t_transport_ack(cons, &f, NULL), ML4T_OK);
+        CHECK(t_settle(cons));
         CHECK_EQ_INT(t_pending(&r), 0);
         /* the stream holds NautilusTrader's two fields */
         redisReply *x = t_redis_cmd(&r, "XRANGE s - +");
@@ -406,6 +363,7 @@ static void t_streams_kill_restart_exactly_once(void)
         CHECK_EQ_INT(ml4t_transport_ack(cons, &a, NULL), ML4T_OK);
     }
     CHECK_EQ_INT(ml4t_transport_recv(cons, &f, 300, NULL), ML4T_ETIMEOUT); /* nothing more */
+    CHECK(t_settle(cons));
     for (int i = 0; i < N; i++)
         if (seen[i] != 1) {
             fprintf(stderr, "  entry %d delivered %d times\n", i, seen[i]);
@@ -482,6 +440,7 @@ static void t_streams_takeover_from_killed_consumer(void)
             ml4t_transport_ack(b, &f, NULL);
         }
         CHECK_EQ_INT(ml4t_transport_recv(b, &f, 300, NULL), ML4T_ETIMEOUT);
+        CHECK(t_settle(b));
         for (int i = 0; i < N; i++)
             CHECK_EQ_INT(seen[i], i < ACKED ? 0 : 1);
         ml4t_transport_health_t h;
@@ -547,6 +506,7 @@ static void t_streams_group_recreated(void)
         CHECK_EQ_INT(ml4t_transport_recv(cons, &f, 300, NULL), ML4T_ETIMEOUT);
         for (int i = 0; i < 20; i++)
             CHECK_EQ_INT(seen[i], 1);
+        CHECK(t_settle(cons));
         CHECK_EQ_INT(t_pending(&r), 0);
     }
     ml4t_transport_destroy(&prod);
@@ -597,6 +557,7 @@ static void t_streams_reply_once(void)
     REQUIRE(ml4t_transport_recv(c1, &f, 2000, NULL) == ML4T_OK);
     CHECK_EQ_INT(t_pending(&r), 2); /* c1 read a batch of both */
     CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &f, "nautilus:enriched", "A", 1, NULL), ML4T_OK);
+    CHECK(t_settle(c1));
     CHECK_EQ_INT(t_xlen(&r, "out"), 1);
     CHECK_EQ_INT(t_pending(&r), 1); /* acknowledged together with the answer */
     char marker[128];
@@ -606,6 +567,7 @@ static void t_streams_reply_once(void)
 
     CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &f, "nautilus:enriched", "A", 1, NULL), ML4T_OK);
     CHECK_EQ_INT(ml4t_transport_publish_reply(c2, &f, "nautilus:enriched", "B", 1, NULL), ML4T_OK);
+    CHECK(t_settle(c1) && t_settle(c2));
     CHECK_EQ_INT(t_xlen(&r, "out"), 1);
     ml4t_transport_health_t h;
     ml4t_transport_health(c1, &h);
@@ -620,6 +582,7 @@ static void t_streams_reply_once(void)
     /* another group answers the same entry for itself */
     CHECK_EQ_INT(ml4t_transport_publish_reply(other, &f, "nautilus:enriched", "C", 1, NULL),
                  ML4T_OK);
+    CHECK(t_settle(other));
     CHECK_EQ_INT(t_xlen(&r, "out"), 2);
 
     /* a server that forgot the script (restart, SCRIPT FLUSH) is sent it again */
@@ -628,6 +591,7 @@ static void t_streams_reply_once(void)
         freeReplyObject(x);
     REQUIRE(ml4t_transport_recv(c1, &f, 2000, NULL) == ML4T_OK);
     CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &f, "nautilus:enriched", "D", 1, NULL), ML4T_OK);
+    CHECK(t_settle(c1)); /* NOSCRIPT came back, and the answer went again as EVAL */
     CHECK_EQ_INT(t_xlen(&r, "out"), 3);
     CHECK_EQ_INT(t_pending(&r), 0);
 
@@ -636,6 +600,7 @@ static void t_streams_reply_once(void)
     memset(&bare, 0, sizeof bare);
     CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &bare, "t", "E", 1, NULL), ML4T_OK);
     CHECK_EQ_INT(ml4t_transport_publish_reply(c1, &bare, "t", "E", 1, NULL), ML4T_OK);
+    CHECK(t_settle(c1));
     CHECK_EQ_INT(t_xlen(&r, "out"), 5);
 out:
     ml4t_transport_destroy(&prod);
@@ -663,9 +628,11 @@ static void t_streams_reply_off(void)
         REQUIRE(ml4t_transport_recv(c, &f, 2000, NULL) == ML4T_OK);
         CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_OK);
         CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_OK);
+        CHECK(t_settle(c));
         CHECK_EQ_INT(t_xlen(&r, "out"), 2);
         CHECK_EQ_INT(t_pending(&r), 1);
         CHECK_EQ_INT(ml4t_transport_ack(c, &f, NULL), ML4T_OK);
+        CHECK(t_settle(c));
         CHECK_EQ_INT(t_pending(&r), 0);
     }
     ml4t_transport_destroy(&prod);
@@ -688,6 +655,7 @@ static void t_streams_reply_survives_kill(void)
         ml4t_frame_t f;
         REQUIRE(ml4t_transport_recv(c, &f, 2000, NULL) == ML4T_OK);
         CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_OK);
+        CHECK(t_settle(c)); /* answered: in the AOF before the kill */
         t_redis_kill(&r, SIGKILL);
         CHECK_EQ_INT(ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL), ML4T_EIO);
         REQUIRE(t_redis_start(&r));
@@ -695,6 +663,7 @@ static void t_streams_reply_survives_kill(void)
         for (long long end = t_now_ms() + 5000; rc != ML4T_OK && t_now_ms() < end; t_sleep_ms(10))
             rc = ml4t_transport_publish_reply(c, &f, "t", "A", 1, NULL);
         CHECK_EQ_INT(rc, ML4T_OK);
+        CHECK(t_settle(c));
         CHECK_EQ_INT(t_xlen(&r, "out"), 1);
         CHECK_EQ_INT(t_pending(&r), 0);
         ml4t_transport_health_t h;
@@ -744,10 +713,12 @@ static void t_streams_reply_after_claim(void)
             answered++;
     }
     CHECK_EQ_INT(answered, N);
+    CHECK(t_settle(fast));
     ml4t_transport_health(fast, &h);
     CHECK_EQ_INT(h.claimed, N);
     for (int i = 0; i < N; i++)
         CHECK_EQ_INT(ml4t_transport_publish_reply(slow, &held[i], "t", "late", 4, NULL), ML4T_OK);
+    CHECK(t_settle(slow));
     CHECK_EQ_INT(t_xlen(&r, "out"), N);
     ml4t_transport_health(slow, &h);
     CHECK_EQ_INT(h.duplicates, N);

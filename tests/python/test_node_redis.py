@@ -133,10 +133,12 @@ def case_streams_kill_restart(c, tmp):
     tr = st["transport"]
     c.check(proxy.cuts >= 10, "streams: the proxy cut %d replies after Redis wrote the answer"
             % proxy.cuts)
-    # each cut reply is retried (held answer) and the retry finds the marker
-    c.check(tr["duplicates"] >= proxy.cuts and st["held_for_broker"] >= proxy.cuts,
-            "streams: every cut answer was retried and suppressed (%d suppressed, %d held, "
-            "%d cuts)" % (tr["duplicates"], st["held_for_broker"], proxy.cuts))
+    # each cut reply is retried and the retry finds the marker: by the transport,
+    # which writes its unanswered scripts again on the new connection, or by the
+    # node, which holds an answer refused while Redis was away
+    c.check(tr["duplicates"] >= proxy.cuts,
+            "streams: every cut answer was retried and suppressed (%d suppressed, %d held "
+            "by the node, %d cuts)" % (tr["duplicates"], st["held_for_broker"], proxy.cuts))
     c.check(tr["reconnects"] >= cycles, "streams: the node reconnected (%d)" % tr["reconnects"])
     c.check(node.stop() == 0, "streams: SIGTERM exit 0")
     proxy.close()

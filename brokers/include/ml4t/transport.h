@@ -74,6 +74,8 @@ typedef struct ml4t_transport_health {
     ml4t_error_t last_error; /* the last failure seen, code ML4T_OK when none */
     uint64_t auth_failures;  /* ZeroMQ: handshakes refused (CURVE key not allowed, wrong
                                 server key, plain peer on a CURVE socket) */
+    uint32_t pipelined;      /* Redis: commands accepted whose reply has not been read yet
+                                (sent again after a reconnect); not a counter */
 } ml4t_transport_health_t;
 
 typedef enum {
@@ -130,6 +132,9 @@ typedef struct ml4t_transport_config {
         int answer_ttl_ms;     /* 600000 (10 min): how long the marker of an answered entry lives
                                   (publish_reply); it must outlast the longest time an entry
                                   can stay pending; 0 = plain XADDs (at least once) */
+        int pipeline; /* 256: commands (PUBLISH, XADD, answers, XACK) written to Redis whose
+                         reply has not been read, at most; at the cap a publish waits for
+                         replies. 0 = every command waits for its own reply */
     } redis;
     struct {
         const struct ml4t_transport_ops *primary_ops;  /* borrowed; NULL = ml4t_transport_zmq */
