@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -47,6 +48,7 @@ void ml4t_supervisor_config_default(ml4t_supervisor_config_t *cfg)
     cfg->max_train_bars = 400000;
     cfg->fit_hmm = true;
     cfg->min_interval_s = 60.0;
+    cfg->nice = 10;
     ml4t_train_config_default(&cfg->train);
 }
 
@@ -63,6 +65,8 @@ ml4t_err_t ml4t_supervisor_config_validate(const ml4t_supervisor_config_t *cfg, 
     if (cfg->max_train_bars < 1000)
         return ml4t_error_set(err, ML4T_ERANGE, "max_train_bars",
                               "max_train_bars=%zu: must be >= 1000", cfg->max_train_bars);
+    if (cfg->nice < 0 || cfg->nice > 19)
+        return ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [0, 19]", cfg->nice);
     if (!(cfg->min_interval_s >= 0.0 && cfg->min_interval_s <= 604800.0))
         return ml4t_error_set(err, ML4T_ERANGE, "min_interval_s",
                               "min_interval_s=%g: must be in [0, 604800] seconds",
@@ -336,9 +340,31 @@ static void s_wait(ml4t_supervisor_t *self, uint64_t due_ns)
         ;
 }
 
+/* Lower this thread's priority by cfg.nice. On Linux the nice value belongs to
+   the thread (who = 0 is the caller) and threads it creates inherit it, so
+   XGBoost's OpenMP workers for a run started here share it. */
+static void s_lower_priority(const ml4t_supervisor_t *self)
+{
+#ifdef __linux__
+    if (self->cfg.nice <= 0)
+        return;
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    if (now == -1 && errno)
+        return;
+    int want = now + self->cfg.nice > 19 ? 19 : now + self->cfg.nice;
+    if (want > now && setpriority(PRIO_PROCESS, 0, want) != 0)
+        fprintf(stderr, "ml4t supervisor: cannot lower the training priority: %s\n",
+                strerror(errno));
+#else
+    (void)self;
+#endif
+}
+
 static void *s_thread(void *arg)
 {
     ml4t_supervisor_t *self = arg;
+    s_lower_priority(self);
     const uint64_t interval = (uint64_t)(self->cfg.min_interval_s * 1e9);
     uint64_t last_end = 0; /* monotonic end of the last run; 0 = none yet */
     bool deferred = false;

@@ -155,6 +155,8 @@ static const s_opt_t s_opts[] = {
        "newest stored bars used by a run"),
     OS("supervisor.train_instrument", sup.train_instrument, "\"\" = the busiest instrument"),
     ON("supervisor.fit_hmm", K_BOOL, sup.fit_hmm, 0, 1, "ship an HMM regime filter"),
+    ON("supervisor.nice", K_INT, sup.nice, 0, 19,
+       "added to the node's niceness for training threads (Linux)"),
     ON("supervisor.min_interval_s", K_DOUBLE, sup.min_interval_s, 0, 604800,
        "seconds from a run's end to the next automatic one (TRAIN is exempt); 0 = none"),
     ON("train.trees", K_INT, sup.train.model.n_trees, 1, 10000, "boosting rounds"),

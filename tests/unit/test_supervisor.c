@@ -4,6 +4,8 @@
 #include "ml4t/csv.h"
 #include "ml4t/supervisor.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -241,6 +243,59 @@ static void t_min_interval_defers_automatic_runs(void)
     s_close(&f, true);
 }
 
+/* How many threads of this process have the nice value want (/proc/self/task). */
+static int s_threads_with_nice(int want)
+{
+    int found = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], line[512];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        if (fgets(line, sizeof line, f)) {
+            const char *p = strrchr(line, ')'); /* the name may hold spaces */
+            int field = 2, nice = 0;            /* after ')' comes field 3, the state */
+            for (; p && *p; p++)
+                if (*p == ' ' && ++field == 19) {
+                    nice = atoi(p + 1);
+                    break;
+                }
+            found += field == 19 && nice == want;
+        }
+        fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Training runs below the hot path: the supervisor thread (and the workers
+   it starts) carry nice + 10; the caller's thread keeps its own. */
+static void t_training_runs_below_the_hot_path(void)
+{
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    REQUIRE(!(base == -1 && errno));
+    int want = base + 10 > 19 ? 19 : base + 10;
+    REQUIRE(want > base);
+    int before = s_threads_with_nice(want);
+    s_fixture_t f = {0};
+    REQUIRE(s_open(&f, false, 0.5));
+    int after = 0;
+    for (int i = 0; i < 100 && after <= before; i++) {
+        nanosleep(&(struct timespec){0, 10000000}, NULL);
+        after = s_threads_with_nice(want);
+    }
+    CHECK_EQ_INT(after, before + 1);
+    CHECK_EQ_INT(getpriority(PRIO_PROCESS, 0), base);
+    s_close(&f, true);
+}
+
 static void t_empty_store_fails_cleanly(void)
 {
     s_fixture_t f = {0};
@@ -330,6 +385,7 @@ static const t_case_t cases[] = {
     T_CASE(t_worse_candidate_is_refused),
     T_CASE(t_requests_coalesce),
     T_CASE(t_min_interval_defers_automatic_runs),
+    T_CASE(t_training_runs_below_the_hot_path),
     T_CASE(t_empty_store_fails_cleanly),
     T_CASE(t_failed_save_and_corrupt_file_keep_live_model),
     T_CASE(t_cleanup),

@@ -37,6 +37,10 @@ typedef struct ml4t_supervisor_config {
     size_t max_train_bars; /* 400000: newest stored bars used for a run */
     char train_instrument[ML4T_INSTRUMENT_MAX + 1]; /* "" = the one with most bars */
     bool fit_hmm;              /* true: fit and ship the HMM regime filter with the model */
+    int nice;                  /* 10: added to the node's niceness for the supervisor thread
+                                  and the training workers it starts (Linux keeps it per
+                                  thread), capped at 19: retraining yields the cores to
+                                  the hot path; 0 = same priority; in [0, 19] */
     double min_interval_s;     /* 60: wall-clock seconds from the end of a run to the start
                                   of the next automatic one (a trigger in between waits,
                                   coalesced); manual requests are exempt; 0 = none */
