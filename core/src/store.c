@@ -29,6 +29,11 @@ typedef struct {
     double v[7]; /* bar o,h,l,c,v,bv; v[0] = confidence or return */
 } s_record_t;
 
+typedef struct {
+    char id[ML4T_INSTRUMENT_MAX + 1]; /* "" = free slot */
+    uint64_t n;
+} s_count_t;
+
 struct ml4t_store {
     ml4t_store_config_t cfg;
     char path[512];
@@ -48,11 +53,19 @@ struct ml4t_store {
     sem_t wake;
     pthread_t writer;
     bool writer_started;
+
+    /* bars stored per instrument, kept by the writer as it inserts (seeded by
+       one scan at open), so picking the busiest instrument scans nothing */
+    pthread_mutex_t clock;
+    s_count_t *counts; /* open addressing, counts_cap a power of two */
+    size_t counts_cap, counts_n;
+    bool counts_stale; /* a commit failed: recount at the next read */
 };
 
 static const char *s_schema =
     "PRAGMA journal_mode=WAL;"
     "PRAGMA synchronous=NORMAL;"
+    "PRAGMA journal_size_limit=67108864;"
     "CREATE TABLE IF NOT EXISTS bars(instrument TEXT NOT NULL, ts INTEGER NOT NULL,"
     " open REAL, high REAL, low REAL, close REAL, volume REAL, buy_volume REAL,"
     " PRIMARY KEY(instrument, ts)) WITHOUT ROWID;"
@@ -110,6 +123,73 @@ static void s_bind_real(sqlite3_stmt *st, int i, double v)
         sqlite3_bind_double(st, i, v);
 }
 
+static uint64_t s_hash(const char *id)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *id; id++)
+        h = (h ^ (uint8_t)*id) * 1099511628211ull;
+    return h;
+}
+
+/* The slot of id (found, or the free one where it would go). Under clock. */
+static s_count_t *s_count_slot(s_count_t *t, size_t cap, const char *id)
+{
+    for (size_t i = s_hash(id) & (cap - 1);; i = (i + 1) & (cap - 1))
+        if (!t[i].id[0] || strcmp(t[i].id, id) == 0)
+            return &t[i];
+}
+
+/* Adds k bars to id's count. Under clock. False when out of memory. */
+static bool s_count_add(ml4t_store_t *self, const char *id, uint64_t k)
+{
+    if (!id[0])
+        return true;
+    if ((self->counts_n + 1) * 2 > self->counts_cap) { /* keep the load under 1/2 */
+        size_t cap = self->counts_cap ? self->counts_cap * 2 : 64;
+        s_count_t *t = calloc(cap, sizeof *t);
+        if (!t)
+            return false;
+        for (size_t i = 0; i < self->counts_cap; i++)
+            if (self->counts[i].id[0])
+                *s_count_slot(t, cap, self->counts[i].id) = self->counts[i];
+        free(self->counts);
+        self->counts = t;
+        self->counts_cap = cap;
+    }
+    s_count_t *c = s_count_slot(self->counts, self->counts_cap, id);
+    if (!c->id[0]) {
+        snprintf(c->id, sizeof c->id, "%s", id);
+        self->counts_n++;
+    }
+    c->n += k;
+    return true;
+}
+
+/* Counts from the table itself: at open, and after a failed commit. Takes
+   clock; the caller holds whatever guards db. */
+static ml4t_err_t s_count_seed(ml4t_store_t *self, sqlite3 *db, ml4t_error_t *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT instrument, count(*) FROM bars GROUP BY instrument", -1, &st,
+                           NULL) != SQLITE_OK)
+        return s_db_error(err, db, "count bars");
+    pthread_mutex_lock(&self->clock);
+    memset(self->counts, 0, self->counts_cap * sizeof *self->counts);
+    self->counts_n = 0;
+    int step;
+    bool ok = true;
+    while (ok && (step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        ok = s_count_add(self, id ? id : "", (uint64_t)sqlite3_column_int64(st, 1));
+    }
+    self->counts_stale = !ok || step != SQLITE_DONE;
+    pthread_mutex_unlock(&self->clock);
+    sqlite3_finalize(st);
+    if (!ok)
+        return ml4t_error_set(err, ML4T_ENOMEM, "store", "no memory for bar counts");
+    return step == SQLITE_DONE ? ML4T_OK : s_db_error(err, db, "count bars");
+}
+
 static int s_write_one(ml4t_store_t *self, const s_record_t *r)
 {
     sqlite3_stmt *st = NULL;
@@ -145,6 +225,12 @@ static int s_write_one(ml4t_store_t *self, const s_record_t *r)
     if (!st)
         return -1;
     int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE && r->kind == S_REC_BAR && sqlite3_changes(self->wdb) > 0) {
+        pthread_mutex_lock(&self->clock); /* a new bar, not a duplicate ignored */
+        if (!s_count_add(self, r->instrument_id, 1))
+            self->counts_stale = true;
+        pthread_mutex_unlock(&self->clock);
+    }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc == SQLITE_DONE ? 0 : -1;
@@ -171,6 +257,9 @@ static size_t s_drain_batch(ml4t_store_t *self)
     if (in_tx && sqlite3_exec(self->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fprintf(stderr, "ml4t_store: commit failed: %s\n", sqlite3_errmsg(self->wdb));
         sqlite3_exec(self->wdb, "ROLLBACK", NULL, NULL, NULL);
+        pthread_mutex_lock(&self->clock); /* the batch's bars were counted */
+        self->counts_stale = true;
+        pthread_mutex_unlock(&self->clock);
         bad += ok;
         ok = 0;
     }
@@ -229,7 +318,9 @@ static void s_free(ml4t_store_t *self)
     sqlite3_close(self->wdb);
     sqlite3_close(self->rdb);
     pthread_mutex_destroy(&self->rlock);
+    pthread_mutex_destroy(&self->clock);
     sem_destroy(&self->wake);
+    free(self->counts);
     free(self->ring);
     free(self);
 }
@@ -262,6 +353,7 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
         cap <<= 1;
     self->mask = cap - 1;
     pthread_mutex_init(&self->rlock, NULL);
+    pthread_mutex_init(&self->clock, NULL);
     sem_init(&self->wake, 0, 0);
     snprintf(self->path, sizeof self->path, "%s/history.sqlite3", dir);
     self->ring = calloc(cap, sizeof *self->ring);
@@ -275,7 +367,8 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
         s_db_error(err, self->wdb, "create schema");
         goto out_free;
     }
-    if (!(self->rdb = s_open_db(self->path, err)) || s_prepare(self, err))
+    if (!(self->rdb = s_open_db(self->path, err)) || s_prepare(self, err) ||
+        s_count_seed(self, self->wdb, err))
         goto out_free;
     if (pthread_create(&self->writer, NULL, s_writer, self) != 0) {
         ml4t_error_set(err, ML4T_ESTATE, "store", "cannot start the writer thread");
@@ -483,27 +576,32 @@ ml4t_err_t ml4t_store_instruments(ml4t_store_t *self, char (*ids)[ML4T_INSTRUMEN
 ml4t_err_t ml4t_store_busiest_instrument(ml4t_store_t *self, char id[ML4T_INSTRUMENT_MAX + 1],
                                          uint64_t *n_bars, ml4t_error_t *err)
 {
-    sqlite3_stmt *st = NULL;
     ml4t_err_t rc = ML4T_OK;
-    pthread_mutex_lock(&self->rlock);
-    if (sqlite3_prepare_v2(self->rdb,
-                           "SELECT instrument, count(*) FROM bars GROUP BY instrument"
-                           " ORDER BY 2 DESC, 1 LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        rc = s_db_error(err, self->rdb, "busiest instrument");
-    } else {
-        int step = sqlite3_step(st);
-        if (step == SQLITE_ROW) {
-            snprintf(id, ML4T_INSTRUMENT_MAX + 1, "%s", (const char *)sqlite3_column_text(st, 0));
-            *n_bars = (uint64_t)sqlite3_column_int64(st, 1);
-        } else if (step == SQLITE_DONE) {
-            rc = ml4t_error_set(err, ML4T_ENODATA, "bars", "no bars stored yet");
-        } else {
-            rc = s_db_error(err, self->rdb, "busiest instrument");
-        }
+    pthread_mutex_lock(&self->clock);
+    bool stale = self->counts_stale;
+    pthread_mutex_unlock(&self->clock);
+    if (stale) { /* rare: recount from what is committed */
+        pthread_mutex_lock(&self->rlock);
+        rc = s_count_seed(self, self->rdb, err);
+        pthread_mutex_unlock(&self->rlock);
+        if (rc)
+            return rc;
     }
-    sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    pthread_mutex_lock(&self->clock);
+    const s_count_t *best = NULL; /* most bars; ties: the first id in byte order */
+    for (size_t i = 0; i < self->counts_cap; i++) {
+        const s_count_t *c = &self->counts[i];
+        if (c->id[0] && c->n > 0 &&
+            (!best || c->n > best->n || (c->n == best->n && strcmp(c->id, best->id) < 0)))
+            best = c;
+    }
+    if (best) {
+        snprintf(id, ML4T_INSTRUMENT_MAX + 1, "%s", best->id);
+        *n_bars = best->n;
+    } else {
+        rc = ml4t_error_set(err, ML4T_ENODATA, "bars", "no bars stored yet");
+    }
+    pthread_mutex_unlock(&self->clock);
     return rc;
 }
 

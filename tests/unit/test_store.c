@@ -153,6 +153,44 @@ static void t_registry_live_and_retire(void)
     s_rm(dir);
 }
 
+/* The busiest instrument: new bars counted, duplicates not, ties to the first
+   id, and the counts rebuilt from the table after a restart. */
+static void t_busiest_instrument(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    ml4t_error_t err;
+    ml4t_store_t *st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    char id[ML4T_INSTRUMENT_MAX + 1] = "";
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_busiest_instrument(st, id, &n, &err), ML4T_ENODATA);
+    for (uint64_t t = 1; t <= 50; t++) {
+        ml4t_store_put_bar(st, "CUSDT", t, 1, 1, 1, 1, 1, 1);
+        ml4t_store_put_bar(st, "BUSDT", t, 1, 1, 1, 1, 1, 1);
+        ml4t_store_put_bar(st, "BUSDT", t, 2, 2, 2, 2, 2, 2); /* a duplicate: ignored */
+        if (t <= 30)
+            ml4t_store_put_bar(st, "AUSDT", t, 1, 1, 1, 1, 1, 1);
+    }
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_busiest_instrument(st, id, &n, &err), ML4T_OK);
+    CHECK_STR(id, "BUSDT"); /* 50 each: the first id wins the tie */
+    CHECK_EQ_INT(n, 50);
+    ml4t_store_close(&st);
+    st = ml4t_store_open(dir, NULL, &err); /* counts rebuilt from the table */
+    REQUIRE(st);
+    CHECK_EQ_INT(ml4t_store_busiest_instrument(st, id, &n, &err), ML4T_OK);
+    CHECK_STR(id, "BUSDT");
+    CHECK_EQ_INT(n, 50);
+    ml4t_store_put_bar(st, "CUSDT", 51, 1, 1, 1, 1, 1, 1);
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_busiest_instrument(st, id, &n, &err), ML4T_OK);
+    CHECK_STR(id, "CUSDT");
+    CHECK_EQ_INT(n, 51);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
 static void t_unwritable_dir_is_an_error(void)
 {
     ml4t_error_t err;
@@ -167,9 +205,8 @@ static void t_unwritable_dir_is_an_error(void)
 }
 
 static const t_case_t cases[] = {
-    T_CASE(t_write_and_read_back_after_restart),
-    T_CASE(t_full_queue_drops_and_counts),
-    T_CASE(t_registry_live_and_retire),
+    T_CASE(t_write_and_read_back_after_restart), T_CASE(t_full_queue_drops_and_counts),
+    T_CASE(t_registry_live_and_retire),          T_CASE(t_busiest_instrument),
     T_CASE(t_unwritable_dir_is_an_error),
 };
 T_MAIN(cases)
