@@ -174,7 +174,8 @@ static ml4t_err_t s_count_seed(ml4t_store_t *self, sqlite3 *db, ml4t_error_t *er
                            NULL) != SQLITE_OK)
         return s_db_error(err, db, "count bars");
     pthread_mutex_lock(&self->clock);
-    memset(self->counts, 0, self->counts_cap * sizeof *self->counts);
+    if (self->counts) /* none before the first bar */
+        memset(self->counts, 0, self->counts_cap * sizeof *self->counts);
     self->counts_n = 0;
     int step;
     bool ok = true;
