@@ -134,7 +134,9 @@ class Redis:
 
 class CutProxy:
     """A TCP proxy in front of redis-server that lets every `every`-th Lua script
-    (EVAL, EVALSHA) run, then drops its reply and closes that connection: Redis
+    (EVAL, EVALSHA; counted one by one even when a client pipelines them into
+    one write, and never on a connection that has not yet carried a reply) run,
+    then drops its reply and closes that connection: Redis
     has written what the script wrote, and the client cannot know it. The window
     a SIGKILL of Redis hits only by chance, on demand. A NOSCRIPT reply (the
     script did not run) is passed on. cuts counts the replies dropped."""
@@ -142,6 +144,7 @@ class CutProxy:
     def __init__(self, upstream_port, every):
         self.upstream, self.every = upstream_port, every
         self.scripts = self.cuts = 0
+        self.next_cut = every
         self.lock = threading.Lock()
         self.lsock = socket.socket()
         self.lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -176,7 +179,7 @@ class CutProxy:
             except OSError:
                 c.close()  # Redis is down: so is the proxy for this client
                 continue
-            pair = {"cut": False}
+            pair = {"cut": False, "answered": False}
             threading.Thread(target=self._c2s, args=(c, s, pair), daemon=True).start()
             threading.Thread(target=self._s2c, args=(c, s, pair), daemon=True).start()
 
@@ -186,11 +189,16 @@ class CutProxy:
                 data = c.recv(65536)
                 if not data:
                     break
-                if b"EVAL" in data:
+                n = data.count(b"EVAL")  # a pipelining client sends many at once
+                if n:
                     with self.lock:
-                        self.scripts += 1
-                        if self.scripts % self.every == 0:
+                        self.scripts += n
+                        # never before this connection has carried a reply: a
+                        # client re-sending what a cut left unanswered gets to
+                        # make progress
+                        if self.scripts >= self.next_cut and pair["answered"]:
                             pair["cut"] = True  # set before Redis can answer
+                            self.next_cut = self.scripts + self.every
                 s.sendall(data)
         except OSError:
             pass
@@ -207,6 +215,7 @@ class CutProxy:
                         self.cuts += 1
                     break
                 c.sendall(data)
+                pair["answered"] = True
         except OSError:
             pass
         self._shut(c, s)
