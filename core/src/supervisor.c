@@ -366,16 +366,19 @@ static void *s_thread(void *arg)
     ml4t_supervisor_t *self = arg;
     s_lower_priority(self);
     const uint64_t interval = (uint64_t)(self->cfg.min_interval_s * 1e9);
-    uint64_t last_end = 0; /* monotonic end of the last run; 0 = none yet */
+    /* The interval also runs from the start: a node that has just started is
+       busiest catching up, and its first changepoints and accuracy figures come
+       from a few bars of warm-up. */
+    uint64_t last_end = ml4t_clock_mono_ns(); /* monotonic end of the last run */
     bool deferred = false;
     while (!atomic_load(&self->stop)) {
-        s_wait(self, deferred && last_end ? last_end + interval : 0);
+        s_wait(self, deferred ? last_end + interval : 0);
         if (atomic_load(&self->stop))
             break;
         /* every request that arrived so far is served by one run */
         uint32_t p = atomic_exchange(&self->pending, 0);
         deferred = deferred || (p & S_AUTO);
-        bool due = deferred && (!last_end || ml4t_clock_mono_ns() >= last_end + interval);
+        bool due = deferred && ml4t_clock_mono_ns() >= last_end + interval;
         if (!(p & S_MANUAL) && !due) {
             atomic_store(&self->deferred, deferred);
             continue;

@@ -158,7 +158,7 @@ static const s_opt_t s_opts[] = {
     ON("supervisor.nice", K_INT, sup.nice, 0, 19,
        "added to the node's niceness for training threads (Linux)"),
     ON("supervisor.min_interval_s", K_DOUBLE, sup.min_interval_s, 0, 604800,
-       "seconds from a run's end to the next automatic one (TRAIN is exempt); 0 = none"),
+       "seconds from the start or a run's end to the next automatic one (TRAIN exempt); 0 = none"),
     ON("train.trees", K_INT, sup.train.model.n_trees, 1, 10000, "boosting rounds"),
     ON("train.max_depth", K_INT, sup.train.model.max_depth, 1, 16, ""),
     ON("train.learning_rate", K_DOUBLE, sup.train.model.learning_rate, 1e-9, 1, ""),

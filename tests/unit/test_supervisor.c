@@ -178,7 +178,9 @@ static void t_worse_candidate_is_refused(void)
 static void t_requests_coalesce(void)
 {
     s_fixture_t f = {0};
+    s_min_interval = 0.0; /* no waiting: requests coalesce only by arriving during a run */
     REQUIRE(s_open(&f, true, 0.5));
+    s_min_interval = 60.0;
     ml4t_trigger_t t = {0};
     t.reason = ML4T_TRIGGER_ACCURACY_DROP;
     for (int i = 0; i < 50; i++)
@@ -205,19 +207,36 @@ static ml4t_supervisor_stats_t s_stats(s_fixture_t *f)
     return st;
 }
 
-/* Automatic triggers wait min_interval_s after a run; TRAIN does not. */
+/* Wait (up to 30 s) until the supervisor has finished n runs. */
+static bool s_wait_runs(s_fixture_t *f, unsigned n)
+{
+    for (int i = 0; i < 600; i++) {
+        ml4t_supervisor_stats_t st = s_stats(f);
+        if (st.runs >= n && !st.busy)
+            return true;
+        nanosleep(&(struct timespec){0, 50000000}, NULL);
+    }
+    return false;
+}
+
+/* Automatic triggers wait min_interval_s after the start and after a run;
+   TRAIN does not. */
 static void t_min_interval_defers_automatic_runs(void)
 {
     s_fixture_t f = {0};
     s_min_interval = 3.0;
     REQUIRE(s_open(&f, true, 0.5));
     s_min_interval = 60.0;
-    s_request(&f, ML4T_TRIGGER_SAMPLE_COUNT); /* the first run: nothing to wait for */
-    CHECK_EQ_INT(ml4t_supervisor_wait_idle(f.sup, 120000), ML4T_OK);
+    struct timespec nap = {0, 300000000};
+    s_request(&f, ML4T_TRIGGER_SAMPLE_COUNT); /* just started: it waits too */
+    nanosleep(&nap, NULL);
+    CHECK_EQ_INT(s_stats(&f).runs, 0);
+    CHECK(s_stats(&f).deferred);
+    CHECK(s_wait_runs(&f, 1)); /* ... and runs 3 s after the start */
     CHECK_EQ_INT(s_stats(&f).runs, 1);
+    CHECK(!s_stats(&f).deferred);
     s_request(&f, ML4T_TRIGGER_ACCURACY_DROP);
     s_request(&f, ML4T_TRIGGER_SAMPLE_COUNT);
-    struct timespec nap = {0, 300000000};
     nanosleep(&nap, NULL);
     ml4t_supervisor_stats_t st = s_stats(&f);
     CHECK_EQ_INT(st.runs, 1); /* 0.3 s after a run: both wait */
@@ -232,12 +251,8 @@ static void t_min_interval_defers_automatic_runs(void)
     CHECK_EQ_INT(s_stats(&f).runs, 2);
     CHECK(s_stats(&f).deferred);
     /* ... and runs once the interval is over, without another request */
-    bool ran = false;
-    for (int i = 0; i < 600 && !ran; i++) {
-        nanosleep(&(struct timespec){0, 50000000}, NULL);
-        ran = s_stats(&f).runs == 3 && !s_stats(&f).busy;
-    }
-    CHECK(ran);
+    CHECK(s_wait_runs(&f, 3));
+    CHECK_EQ_INT(s_stats(&f).runs, 3);
     CHECK(!s_stats(&f).deferred);
     CHECK_EQ_INT(s_stats(&f).requests, 5);
     s_close(&f, true);
