@@ -278,7 +278,11 @@ static void *s_writer(void *arg)
 {
     ml4t_store_t *self = arg;
     for (;;) {
-        while (!atomic_load(&self->paused) && s_drain_batch(self) > 0)
+        /* What is queued now goes in one transaction (more only when a batch is
+           full): draining again at once would commit the few records that came
+           in meanwhile, one small transaction after another, and every commit
+           writes its pages to the WAL again. */
+        while (!atomic_load(&self->paused) && s_drain_batch(self) == self->cfg.batch_max)
             ;
         if (atomic_load(&self->stop)) {
             while (s_drain_batch(self) > 0)

@@ -2,9 +2,10 @@
 
     One thread: transport in, codec, orchestrator, codec, transport out. The
     loop waits on nothing but input: the pipe, the control socket and the
-    supervisor's replies are looked at without waiting between bursts (a burst
-    is at most S_BURST messages), and the transport's recv waits at most 1 ms
-    when there is nothing to do. */
+    supervisor's replies are looked at without waiting, whenever the input ran
+    dry and otherwise at most every S_LOOK_NS or S_BURST messages (a look is a
+    poll(2) of its own: once per message it cost as much as the recv), and the
+    transport's recv waits at most 1 ms when there is nothing to do. */
 #include "ml4t/node.h"
 
 #include <cjson/cJSON.h>
@@ -19,7 +20,8 @@
 #include "ml4t/codec.h"
 #include "ml4t/curve.h"
 
-#define S_BURST 64 /* messages handled between two looks at the pipe */
+#define S_BURST   64         /* messages handled between two looks at the pipe */
+#define S_LOOK_NS 1000000ull /* ... or this long, when messages keep coming */
 
 typedef enum { S_IN_OTHER = 0, S_IN_SIGNAL, S_IN_OUTCOME, S_IN_RISK } s_in_t;
 
@@ -825,23 +827,36 @@ static void s_run(s_self_t *self)
     self->next_stats_ns = ivl > 0 ? ml4t_clock_mono_ns() + (uint64_t)(ivl * 1e9) : UINT64_MAX;
     ml4t_frame_t frame;
     ml4t_error_t err;
+    uint64_t next_look = 0;
+    int since_look = 0;
+    bool dry = true;
     while (!self->terminated) {
-        s_handle_commands(self);
+        if (dry || since_look >= S_BURST || ml4t_clock_mono_ns() >= next_look) {
+            s_handle_commands(self);
+            next_look = ml4t_clock_mono_ns() + S_LOOK_NS;
+            since_look = 0;
+        }
         if (self->terminated)
             break;
         if (!s_release_held(self)) {
             zclock_sleep(5); /* the broker is away; commands are still answered */
+            dry = true;
             continue;
         }
+        dry = false;
         for (int i = 0; i < S_BURST; i++) {
             ml4t_err_t rc = ml4t_transport_recv(self->tr, &frame, i == 0 ? 1 : 0, &err);
-            if (rc == ML4T_ETIMEOUT)
+            if (rc == ML4T_ETIMEOUT) {
+                dry = i == 0; /* waited 1 ms for nothing */
                 break;
+            }
             if (rc) { /* not expected from a live transport; never spin on it */
                 zclock_sleep(1);
+                dry = true;
                 break;
             }
             s_on_frame(self, &frame);
+            since_look++;
             if (self->held.active)
                 break; /* nothing more is read until the held answer is out */
         }

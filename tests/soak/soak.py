@@ -147,6 +147,42 @@ def rss_kb(pid):
     return 0
 
 
+def rss_parts_kb(pid):
+    """VmRSS split by kind (/proc/<pid>/status): anonymous memory (the heaps),
+    file pages mapped (libraries), shared memory (SQLite's WAL index)."""
+    parts = {"anon": 0, "file": 0, "shmem": 0}
+    names = {"RssAnon": "anon", "RssFile": "file", "RssShmem": "shmem"}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k = line.split(":")[0]
+                if k in names:
+                    parts[names[k]] = int(line.split()[1])
+    except OSError:
+        pass
+    return parts
+
+
+def mappings_kb(pid):
+    """Rss of each mapping of the process, keyed by its name and start address
+    (/proc/<pid>/smaps): what grew, when RSS grows."""
+    out = {}
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            key = None
+            for line in f:
+                first = line.split()[0] if line.strip() else ""
+                if "-" in first and not first.endswith(":"):
+                    fields = line.split()
+                    name = fields[5] if len(fields) > 5 else "[anon]"
+                    key = "%s %s" % (name, first.split("-")[0])
+                elif first == "Rss:" and key:
+                    out[key] = int(line.split()[1])
+    except OSError:
+        pass
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=10)
@@ -186,9 +222,12 @@ def main():
         rows, swaps, trains, next_min = [], 0, 0, 1
         last_sent, last_t = 0, t0
         rss_now = []  # VmRSS samples of the current minute (5 a second)
+        peak_parts = {}  # the split of the minute's highest sample
         while not done.is_set():
             time.sleep(0.2)
             rss_now.append(rss_kb(node.proc.pid) / 1024)
+            if rss_now[-1] >= max(rss_now):
+                peak_parts = rss_parts_kb(node.proc.pid)
             el = time.time() - t0
             if el >= next_min * 60 - 30 and trains < next_min and el < seconds:
                 # half way through each minute: a retrain (answered at once, runs aside)
@@ -207,7 +246,8 @@ def main():
             rate = (now_sent - last_sent) / max(1e-9, time.time() - last_t)
             last_sent, last_t = now_sent, time.time()
             row = {"minute": next_min, "rss_mb": max(rss_now), "rss_min_mb": min(rss_now),
-                   "ctl": "swap" if next_min % 2 else "rollback"}
+                   "ctl": "swap" if next_min % 2 else "rollback", "parts": peak_parts,
+                   "maps": mappings_kb(node.proc.pid)}
             rss_now = []
             rows.append(row)
             print("soak: min %2d  sent %10d (%6.0f/s)  enriched %10d  rss max %6.1f MB  node p99 "
@@ -246,6 +286,16 @@ def main():
         growth = (end_rss - warm) / warm * 100 if warm else float("nan")
         print("soak: VmRSS (MB) per minute, min/max: %s" % "  ".join(
             "%.1f/%.1f" % (r["rss_min_mb"], r["rss_mb"]) for r in mins))
+        print("soak: at each minute's peak, anon/file/shmem (MB): %s" % "  ".join(
+            "%.1f/%.1f/%.1f" % (r["parts"].get("anon", 0) / 1024, r["parts"].get("file", 0) / 1024,
+                                r["parts"].get("shmem", 0) / 1024) for r in mins))
+        if len(mins) > warm_min:
+            a0, a1 = mins[warm_min - 1]["maps"], mins[-1]["maps"]
+            grew = sorted(((a1.get(k, 0) - a0.get(k, 0), k) for k in set(a0) | set(a1)),
+                          reverse=True)
+            print("soak: mappings that grew most from minute %d to minute %d (kB): %s"
+                  % (warm_min, mins[-1]["minute"],
+                     ", ".join("%s +%d" % (k, d) for d, k in grew[:6] if d > 0) or "none"))
         print("soak: sent %d, answered %d, lost %d, duplicates %d, error events %d" %
               (total, res["uniq"], lost, res["dups"], res["errors"]))
         print("soak: node STATUS: enriched %d, errors %d, dropped %s, store queue %d" %
