@@ -375,6 +375,34 @@ static void s_pipe_take(s_conn_t *conn, redisReply *r)
     }
 }
 
+/* One reply: what hiredis has buffered, else what the socket brings before
+   deadline (ms on s_now_ms's clock; -1: no limit; now: no waiting). ML4T_OK
+   with *reply, ML4T_ETIMEOUT, or ML4T_EIO with the connection dropped. */
+static ml4t_err_t s_next_reply(s_conn_t *conn, void **reply, int64_t deadline)
+{
+    for (;;) {
+        if (!conn->c)
+            return ML4T_EIO;
+        *reply = NULL;
+        if (redisGetReplyFromReader(conn->c, reply) != REDIS_OK) {
+            s_conn_drop(conn, conn->c->errstr);
+            return ML4T_EIO;
+        }
+        if (*reply)
+            return ML4T_OK;
+        struct pollfd pfd = {conn->c->fd, POLLIN, 0};
+        int n = poll(&pfd, 1, (int)s_left_ms(deadline));
+        if (n == 0)
+            return ML4T_ETIMEOUT;
+        if (n < 0)
+            continue; /* EINTR */
+        if (redisBufferRead(conn->c) != REDIS_OK) {
+            s_conn_drop(conn, conn->c->errstr);
+            return ML4T_EIO;
+        }
+    }
+}
+
 /* Take the replies that have arrived; with wait_ms != 0 wait that long
    (-1 = forever) for the first. ETIMEOUT when none came, EIO when the
    connection broke (the unanswered commands stay in the ring). */
@@ -383,34 +411,20 @@ static ml4t_err_t s_pipe_read(s_conn_t *conn, int64_t wait_ms)
     int64_t deadline = wait_ms < 0 ? -1 : s_now_ms() + wait_ms;
     bool got = false;
     for (;;) {
-        if (!conn->c)
-            return ML4T_EIO;
         void *r = NULL;
-        if (redisGetReplyFromReader(conn->c, &r) != REDIS_OK) {
-            s_conn_drop(conn, conn->c->errstr);
-            return ML4T_EIO;
-        }
-        if (r && conn->live == 0) {
+        ml4t_err_t rc = s_next_reply(conn, &r, got ? s_now_ms() : deadline);
+        if (rc == ML4T_ETIMEOUT)
+            return got ? ML4T_OK : ML4T_ETIMEOUT;
+        if (rc != ML4T_OK)
+            return rc;
+        if (conn->live == 0) {
             freeReplyObject(r);
             s_conn_drop(conn, "a reply to no command");
             return ML4T_EIO;
         }
-        if (r) {
-            conn->heard = true;
-            s_pipe_take(conn, r);
-            got = true;
-            continue;
-        }
-        struct pollfd pfd = {conn->c->fd, POLLIN, 0};
-        int k = poll(&pfd, 1, got ? 0 : (int)s_left_ms(deadline));
-        if (k == 0)
-            return got ? ML4T_OK : ML4T_ETIMEOUT;
-        if (k < 0)
-            continue; /* EINTR */
-        if (redisBufferRead(conn->c) != REDIS_OK) {
-            s_conn_drop(conn, conn->c->errstr);
-            return ML4T_EIO;
-        }
+        conn->heard = true;
+        s_pipe_take(conn, r);
+        got = true;
     }
 }
 
@@ -441,31 +455,13 @@ static ml4t_err_t s_pipe_wait(s_conn_t *conn, size_t keep)
    pipelined. ETIMEOUT leaves the context usable. */
 static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
-    for (;;) {
-        if (!conn->c)
-            return ML4T_EIO;
-        void *r = NULL;
-        if (redisGetReplyFromReader(conn->c, &r) != REDIS_OK) {
-            s_conn_drop(conn, conn->c->errstr);
-            return ML4T_EIO;
-        }
-        if (r) {
-            conn->heard = true;
-            *reply = r;
-            return ML4T_OK;
-        }
-        struct pollfd pfd = {conn->c->fd, POLLIN, 0};
-        int n = poll(&pfd, 1, (int)s_left_ms(deadline));
-        if (n == 0)
-            return ML4T_ETIMEOUT;
-        if (n < 0)
-            continue; /* EINTR */
-        if (redisBufferRead(conn->c) != REDIS_OK) {
-            s_conn_drop(conn, conn->c->errstr);
-            return ML4T_EIO;
-        }
+    void *r = NULL;
+    ml4t_err_t rc = s_next_reply(conn, &r, timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms);
+    if (rc == ML4T_OK) {
+        conn->heard = true;
+        *reply = r;
     }
+    return rc;
 }
 
 /* A synchronous command, after every pipelined reply ahead of it. A reply

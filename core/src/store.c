@@ -516,6 +516,15 @@ void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out)
     out->write_errors = atomic_load(&s->write_errors);
     out->transactions = atomic_load(&s->transactions);
     out->queue_depth = atomic_load(&s->head) - atomic_load(&s->tail);
+    out->cache_bytes = 0;
+    sqlite3 *dbs[2] = {s->wdb, s->rdb};
+    for (int i = 0; i < 2; i++) {
+        int cur = 0, hi = 0;
+        if (dbs[i] &&
+            sqlite3_db_status(dbs[i], SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) == SQLITE_OK &&
+            cur > 0)
+            out->cache_bytes += (size_t)cur;
+    }
 }
 
 static double s_col_real(sqlite3_stmt *st, int i)

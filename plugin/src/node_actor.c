@@ -419,6 +419,8 @@ static char *s_status(s_self_t *self)
     s_add_u64(o, "held_for_broker", self->held_count);
     s_add_u64(o, "stored", ss.stored);
     s_add_u64(o, "store_queue", ss.queue_depth);
+    s_add_u64(o, "store_transactions", ss.transactions);
+    s_add_u64(o, "store_cache_bytes", ss.cache_bytes);
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_ns");
     s_add_num(lat, "p50", st.latency_p50_ns);
     s_add_num(lat, "p99", st.latency_p99_ns);

@@ -272,15 +272,9 @@ static void s_node_argv(const s_ctx_t *ctx, const nb_run_t *run, const char *dat
     argv[a] = NULL;
 }
 
-/* The node with a fresh data directory (history store, registry) per run. */
-static pid_t s_spawn_node(s_ctx_t *ctx, const nb_run_t *run)
+/* Start argv with its output in the node's log (tracked for cleanup). */
+static pid_t s_spawn_logged(const s_ctx_t *ctx, const char *const *argv)
 {
-    const char *argv[S_MAX_NODE_ARGS + 32];
-    char buf[5][96], data_dir[96];
-    snprintf(data_dir, sizeof data_dir, "%s/node-%d", ctx->root, ++ctx->node_runs);
-    if (mkdir(data_dir, 0700) != 0)
-        return -1;
-    s_node_argv(ctx, run, data_dir, argv, buf);
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
@@ -299,25 +293,24 @@ static pid_t s_spawn_node(s_ctx_t *ctx, const nb_run_t *run)
     return pid;
 }
 
+/* The node with a fresh data directory (history store, registry) per run. */
+static pid_t s_spawn_node(s_ctx_t *ctx, const nb_run_t *run)
+{
+    const char *argv[S_MAX_NODE_ARGS + 32];
+    char buf[5][96], data_dir[96];
+    snprintf(data_dir, sizeof data_dir, "%s/node-%d", ctx->root, ++ctx->node_runs);
+    if (mkdir(data_dir, 0700) != 0)
+        return -1;
+    s_node_argv(ctx, run, data_dir, argv, buf);
+    return s_spawn_logged(ctx, argv);
+}
+
 /* Run a program to its end with its output in the node's log; true on exit 0. */
 static bool s_exec_wait(const s_ctx_t *ctx, const char *const *argv)
 {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid == 0) {
-        s_child_setup();
-        int log = open(ctx->node_log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (log >= 0) {
-            dup2(log, 1);
-            dup2(log, 2);
-        }
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+    pid_t pid = s_spawn_logged(ctx, argv);
     if (pid < 0)
         return false;
-    s_track(pid);
     int st = s_reap(pid, 0, 600000);
     return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }

@@ -250,9 +250,10 @@ def main():
                    "maps": mappings_kb(node.proc.pid)}
             rss_now = []
             rows.append(row)
-            print("soak: min %2d  sent %10d (%6.0f/s)  enriched %10d  rss max %6.1f MB  node p99 "
-                  "%6.1f us  drops %d  %s %s  retrains %d (%s)  live %s"
-                  % (next_min, now_sent, rate, st["enriched"], row["rss_mb"],
+            row["cache_mb"] = st.get("store_cache_bytes", 0) / 1048576.0
+            print("soak: min %2d  sent %10d (%6.0f/s)  enriched %10d  rss max %6.1f MB  SQLite "
+                  "cache %4.1f MB  node p99 %6.1f us  drops %d  %s %s  retrains %d (%s)  live %s"
+                  % (next_min, now_sent, rate, st["enriched"], row["rss_mb"], row["cache_mb"],
                      st["latency_ns"]["p99"] / 1000.0, st["dropped"]["total"], row["ctl"],
                      "ok" if rc == 0 else "rc=%d" % rc, st["supervisor"]["runs"],
                      st["supervisor"]["last_result"][:32], st["model"]["version"]), flush=True)
@@ -289,6 +290,8 @@ def main():
         print("soak: at each minute's peak, anon/file/shmem (MB): %s" % "  ".join(
             "%.1f/%.1f/%.1f" % (r["parts"].get("anon", 0) / 1024, r["parts"].get("file", 0) / 1024,
                                 r["parts"].get("shmem", 0) / 1024) for r in mins))
+        print("soak: SQLite page caches (MB) per minute: %s" % "  ".join(
+            "%.1f" % r["cache_mb"] for r in mins))
         if len(mins) > warm_min:
             a0, a1 = mins[warm_min - 1]["maps"], mins[-1]["maps"]
             grew = sorted(((a1.get(k, 0) - a0.get(k, 0), k) for k in set(a0) | set(a1)),

@@ -40,6 +40,7 @@ typedef struct ml4t_store_stats {
     uint64_t write_errors; /* records lost to a failed write (logged) */
     uint64_t transactions;
     size_t queue_depth;
+    size_t cache_bytes; /* SQLite's page caches of the two connections (bounded) */
 } ml4t_store_stats_t;
 
 typedef struct ml4t_registry_entry {
