@@ -10,6 +10,9 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <math.h>
 #include <strings.h>
 #include <unistd.h>
@@ -421,6 +424,14 @@ static char *s_status(s_self_t *self)
     s_add_u64(o, "store_queue", ss.queue_depth);
     s_add_u64(o, "store_transactions", ss.transactions);
     s_add_u64(o, "store_cache_bytes", ss.cache_bytes);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+    /* the allocator's view: what is in use, what it holds free (fragmentation) */
+    struct mallinfo2 mi = mallinfo2();
+    cJSON *mem = cJSON_AddObjectToObject(o, "memory");
+    s_add_u64(mem, "heap_in_use_bytes", mi.uordblks);
+    s_add_u64(mem, "heap_free_bytes", mi.fordblks);
+    s_add_u64(mem, "mmapped_bytes", mi.hblkhd);
+#endif
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_ns");
     s_add_num(lat, "p50", st.latency_p50_ns);
     s_add_num(lat, "p99", st.latency_p99_ns);

@@ -71,6 +71,13 @@ def case_ctl(c, tmp):
     first = st["model"]["version"]
     feed(node, 250, bars)  # 25,000 real bars stored: enough for a walk-forward retrain
     c.check(nodeutil.wait_for(lambda: node.status()["enriched"] >= 250, 20), "250 signals answered")
+    st = node.status()
+    mem = st.get("memory", {})
+    c.check(st["store_transactions"] >= 1 and st["store_cache_bytes"] > 0,
+            "status: the store's commits and page caches (%d, %d bytes)"
+            % (st["store_transactions"], st["store_cache_bytes"]))
+    c.check(mem.get("heap_in_use_bytes", 0) > 1 << 20 and "heap_free_bytes" in mem,
+            "status: the allocator's view %s" % mem)
     rc, doc, _ = node.ctl("train")
     c.check(rc == 0 and doc["ok"], "train: accepted (%s)" % doc)
     ok = nodeutil.wait_for(lambda: node.status()["supervisor"]["runs"] >= 1

@@ -251,6 +251,9 @@ def main():
             rss_now = []
             rows.append(row)
             row["cache_mb"] = st.get("store_cache_bytes", 0) / 1048576.0
+            mem = st.get("memory", {})
+            row["heap_mb"] = (mem.get("heap_in_use_bytes", 0) / 1048576.0,
+                              mem.get("heap_free_bytes", 0) / 1048576.0)
             print("soak: min %2d  sent %10d (%6.0f/s)  enriched %10d  rss max %6.1f MB  SQLite "
                   "cache %4.1f MB  node p99 %6.1f us  drops %d  %s %s  retrains %d (%s)  live %s"
                   % (next_min, now_sent, rate, st["enriched"], row["rss_mb"], row["cache_mb"],
@@ -292,6 +295,8 @@ def main():
                                 r["parts"].get("shmem", 0) / 1024) for r in mins))
         print("soak: SQLite page caches (MB) per minute: %s" % "  ".join(
             "%.1f" % r["cache_mb"] for r in mins))
+        print("soak: malloc heap in use/held free (MB) at each minute's end: %s" % "  ".join(
+            "%.1f/%.1f" % r["heap_mb"] for r in mins))
         if len(mins) > warm_min:
             a0, a1 = mins[warm_min - 1]["maps"], mins[-1]["maps"]
             grew = sorted(((a1.get(k, 0) - a0.get(k, 0), k) for k in set(a0) | set(a1)),
