@@ -425,12 +425,15 @@ static char *s_status(s_self_t *self)
     s_add_u64(o, "store_transactions", ss.transactions);
     s_add_u64(o, "store_cache_bytes", ss.cache_bytes);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
-    /* the allocator's view: what is in use, what it holds free (fragmentation) */
+    /* the allocator's view: what is in use, what it holds free (fragmentation);
+       all zero when malloc is not glibc's (a sanitizer's): left out then */
     struct mallinfo2 mi = mallinfo2();
-    cJSON *mem = cJSON_AddObjectToObject(o, "memory");
-    s_add_u64(mem, "heap_in_use_bytes", mi.uordblks);
-    s_add_u64(mem, "heap_free_bytes", mi.fordblks);
-    s_add_u64(mem, "mmapped_bytes", mi.hblkhd);
+    if (mi.uordblks || mi.hblkhd) {
+        cJSON *mem = cJSON_AddObjectToObject(o, "memory");
+        s_add_u64(mem, "heap_in_use_bytes", mi.uordblks);
+        s_add_u64(mem, "heap_free_bytes", mi.fordblks);
+        s_add_u64(mem, "mmapped_bytes", mi.hblkhd);
+    }
 #endif
     cJSON *lat = cJSON_AddObjectToObject(o, "latency_ns");
     s_add_num(lat, "p50", st.latency_p50_ns);

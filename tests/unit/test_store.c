@@ -44,8 +44,7 @@ static void t_write_and_read_back_after_restart(void)
     CHECK_EQ_INT(stats.stored, 1003);
     CHECK_EQ_INT(stats.dropped, 0);
     CHECK_EQ_INT(stats.queue_depth, 0);
-    CHECK(stats.transactions >= 1 &&
-          stats.transactions <= 3);       /* queued together, written together */
+    CHECK(stats.transactions >= 1 && stats.transactions < stats.stored / 10); /* in batches */
     CHECK(stats.cache_bytes > 0);         /* the writer's pages are cached */
     CHECK(stats.cache_bytes < 64u << 20); /* and bounded by cache_size */
     ml4t_store_close(&st);
