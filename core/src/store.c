@@ -1,5 +1,6 @@
 /*  ml4t_store: SQLite history store fed through a bounded SPSC ring. */
 #include "ml4t/store.h"
+#include "ml4t/clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -16,7 +17,11 @@
 
 typedef enum { S_REC_BAR = 1, S_REC_PREDICTION, S_REC_OUTCOME } s_kind_t;
 
-/* Fixed-size record: copying one into the ring never allocates. */
+/* A record as the writer binds it. In the ring it is packed (s_push): its
+   strings take their length, not their maximum, so a bar takes about 88 bytes
+   instead of this struct's 288 and the queue holds four times as many records
+   in a little more memory (a disk that stalls for a second at 40,000 records/s
+   needs that depth). */
 typedef struct {
     s_kind_t kind;
     char instrument_id[ML4T_INSTRUMENT_MAX + 1];
@@ -28,6 +33,23 @@ typedef struct {
     int correct;
     double v[7]; /* bar o,h,l,c,v,bv; v[0] = confidence or return */
 } s_record_t;
+
+/* The header of a packed record; then its numbers, then its strings. */
+typedef struct {
+    uint32_t len;             /* bytes, this header included; kind 0: skip to the ring's end */
+    uint8_t kind, il, sl, ml; /* the strings' lengths */
+    int32_t ival, correct;
+    uint64_t ts, ts_write;
+} s_packed_t;
+
+#define S_ALIGN(n)   (((n) + 7u) & ~(size_t)7u)
+#define S_SKIP_BYTES offsetof(s_packed_t, ival) /* len and kind: a skip record */
+/* Ring bytes per record of queue_capacity: a bar packs into ~88 bytes, a
+   prediction with short ids into ~96 (long ids take more, and a full ring of
+   them holds fewer records: the queue is full when either runs out). */
+#define S_BYTES_PER_RECORD 96u
+#define S_PACKED_MAX                                                                               \
+    S_ALIGN(sizeof(s_packed_t) + 6 * sizeof(double) + ML4T_INSTRUMENT_MAX + 2 * ML4T_ID_MAX)
 
 typedef struct {
     char id[ML4T_INSTRUMENT_MAX + 1]; /* "" = free slot */
@@ -42,12 +64,17 @@ struct ml4t_store {
     pthread_mutex_t rlock;
     sqlite3_stmt *ins_bar, *ins_pred, *ins_out;
 
-    s_record_t *ring;
-    size_t mask;
-    _Atomic size_t head; /* producer writes here */
-    _Atomic size_t tail; /* consumer reads here */
+    uint8_t *ring; /* packed records, 8-byte aligned, none wraps around the end */
+    size_t ring_bytes;
+    size_t capacity;             /* records in flight at most */
+    _Atomic size_t head, head_b; /* producer: records and bytes written */
+    _Atomic size_t tail, tail_b; /* consumer: records and bytes taken */
 
-    _Atomic uint64_t enqueued, stored, dropped, write_errors, transactions;
+    _Atomic uint64_t enqueued, stored, dropped, write_errors, transactions, slowest_tx_us;
+    struct { /* the writer's: the slowest transaction since the last log line */
+        uint64_t us, logged_ns, commit_ms, run_ms, wait_ms, blocked_ms;
+        size_t n;
+    } slow;
     _Atomic bool stop;
     _Atomic bool paused;
     sem_t wake;
@@ -80,7 +107,7 @@ static const char *s_schema =
 
 void ml4t_store_config_default(ml4t_store_config_t *cfg)
 {
-    cfg->queue_capacity = 65536;
+    cfg->queue_capacity = 262144;
     cfg->batch_max = 4096;
     cfg->flush_interval_ms = 20;
     cfg->start_paused = false;
@@ -237,10 +264,100 @@ static int s_write_one(ml4t_store_t *self, const s_record_t *r)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* Where a writer's transaction spent its time: the clock, the thread's time
+   on a core and waiting for one (Linux's /proc/thread-self/schedstat; zeros
+   where there is none). The rest of the clock time it was blocked: the disk,
+   a lock. */
+typedef struct {
+    uint64_t wall_ns, run_ns, wait_ns;
+} s_sample_t;
+
+static void s_sample(s_sample_t *c)
+{
+    c->run_ns = c->wait_ns = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        unsigned long long run = 0, wait = 0;
+        if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+            c->run_ns = run, c->wait_ns = wait;
+        fclose(f);
+    }
+    c->wall_ns = ml4t_clock_mono_ns();
+}
+
+/* Keeps the longest transaction, and says so when one took long enough to put
+   the queue at risk: at most once every S_SLOW_LOG_NS, naming the worst since
+   the last line and where its time went. */
+#define S_SLOW_TX_US  250000u
+#define S_SLOW_LOG_NS 10000000000ull
+static void s_note_duration(ml4t_store_t *self, size_t n, const s_sample_t *t0, uint64_t commit_ns)
+{
+    s_sample_t t1;
+    s_sample(&t1);
+    uint64_t us = (t1.wall_ns - t0->wall_ns) / 1000u;
+    if (us > atomic_load_explicit(&self->slowest_tx_us, memory_order_relaxed))
+        atomic_store_explicit(&self->slowest_tx_us, us, memory_order_relaxed);
+    if (us < S_SLOW_TX_US)
+        return;
+    if (us > self->slow.us) {
+        uint64_t run = t1.run_ns - t0->run_ns, wait = t1.wait_ns - t0->wait_ns;
+        uint64_t wall = t1.wall_ns - t0->wall_ns;
+        self->slow.us = us;
+        self->slow.n = n;
+        self->slow.commit_ms = commit_ns / 1000000u;
+        self->slow.run_ms = run / 1000000u;
+        self->slow.wait_ms = wait / 1000000u;
+        self->slow.blocked_ms = wall > run + wait ? (wall - run - wait) / 1000000u : 0;
+    }
+    if (self->slow.logged_ns && t1.wall_ns < self->slow.logged_ns + S_SLOW_LOG_NS)
+        return;
+    fprintf(stderr,
+            "ml4t_store: a transaction of %zu records took %llu ms (its commit %llu ms; on a "
+            "core %llu ms, waiting for one %llu ms, blocked %llu ms); queue %zu of %zu\n",
+            self->slow.n, (unsigned long long)(self->slow.us / 1000u),
+            (unsigned long long)self->slow.commit_ms, (unsigned long long)self->slow.run_ms,
+            (unsigned long long)self->slow.wait_ms, (unsigned long long)self->slow.blocked_ms,
+            atomic_load(&self->head) - atomic_load(&self->tail), self->capacity);
+    self->slow.logged_ns = t1.wall_ns;
+    self->slow.us = 0;
+}
+
+/* Consumer side: unpacks the record at byte offset at into r, passing over a
+   skip record. Returns the bytes taken. */
+static size_t s_unpack(const ml4t_store_t *self, size_t at, s_record_t *r)
+{
+    size_t taken = 0;
+    s_packed_t h;
+    for (;;) {
+        memcpy(&h, self->ring + (at + taken) % self->ring_bytes, S_SKIP_BYTES);
+        if (h.kind != 0)
+            break;
+        taken += h.len;
+    }
+    memcpy(&h, self->ring + (at + taken) % self->ring_bytes, sizeof h);
+    const uint8_t *p = self->ring + (at + taken) % self->ring_bytes + sizeof h;
+    size_t nv = h.kind == S_REC_BAR ? 6 : 1;
+    r->kind = (s_kind_t)h.kind;
+    r->ival = h.ival;
+    r->correct = h.correct;
+    r->ts = h.ts;
+    r->ts_write = h.ts_write;
+    memcpy(r->v, p, nv * sizeof(double));
+    p += nv * sizeof(double);
+    memcpy(r->instrument_id, p, h.il);
+    r->instrument_id[h.il] = '\0';
+    memcpy(r->signal_id, p + h.il, h.sl);
+    r->signal_id[h.sl] = '\0';
+    memcpy(r->model_version, p + h.il + h.sl, h.ml);
+    r->model_version[h.ml] = '\0';
+    return taken + h.len;
+}
+
 /* Drain up to batch_max records in one transaction. Returns how many it took. */
 static size_t s_drain_batch(ml4t_store_t *self)
 {
     size_t tail = atomic_load_explicit(&self->tail, memory_order_relaxed);
+    size_t tail_b = atomic_load_explicit(&self->tail_b, memory_order_relaxed);
     size_t head = atomic_load_explicit(&self->head, memory_order_acquire);
     size_t n = head - tail;
     if (n == 0)
@@ -248,14 +365,21 @@ static size_t s_drain_batch(ml4t_store_t *self)
     if (n > self->cfg.batch_max)
         n = self->cfg.batch_max;
     uint64_t ok = 0, bad = 0;
+    s_sample_t t0;
+    s_sample(&t0);
     bool in_tx = sqlite3_exec(self->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; i < n; i++) {
-        if (s_write_one(self, &self->ring[(tail + i) & self->mask]) == 0)
+        s_record_t r;
+        tail_b += s_unpack(self, tail_b, &r);
+        if (s_write_one(self, &r) == 0)
             ok++;
         else
             bad++;
     }
-    if (in_tx && sqlite3_exec(self->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    uint64_t commit_ns = ml4t_clock_mono_ns();
+    bool committed = !in_tx || sqlite3_exec(self->wdb, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    commit_ns = ml4t_clock_mono_ns() - commit_ns;
+    if (!committed) {
         fprintf(stderr, "ml4t_store: commit failed: %s\n", sqlite3_errmsg(self->wdb));
         sqlite3_exec(self->wdb, "ROLLBACK", NULL, NULL, NULL);
         pthread_mutex_lock(&self->clock); /* the batch's bars were counted */
@@ -267,6 +391,8 @@ static size_t s_drain_batch(ml4t_store_t *self)
     if (bad)
         fprintf(stderr, "ml4t_store: %llu records could not be written: %s\n",
                 (unsigned long long)bad, sqlite3_errmsg(self->wdb));
+    s_note_duration(self, n, &t0, commit_ns);
+    atomic_store_explicit(&self->tail_b, tail_b, memory_order_release);
     atomic_store_explicit(&self->tail, tail + n, memory_order_release);
     atomic_fetch_add(&self->stored, ok);
     atomic_fetch_add(&self->write_errors, bad);
@@ -353,17 +479,18 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
     }
     self->cfg = *cfg;
     atomic_store(&self->paused, cfg->start_paused);
-    size_t cap = 2;
-    while (cap < cfg->queue_capacity)
-        cap <<= 1;
-    self->mask = cap - 1;
+    self->capacity = cfg->queue_capacity;
+    self->ring_bytes = cfg->queue_capacity * S_BYTES_PER_RECORD;
+    if (self->ring_bytes < 2 * S_PACKED_MAX) /* room for the longest record, wrapped */
+        self->ring_bytes = 2 * S_PACKED_MAX;
     pthread_mutex_init(&self->rlock, NULL);
     pthread_mutex_init(&self->clock, NULL);
     sem_init(&self->wake, 0, 0);
     snprintf(self->path, sizeof self->path, "%s/history.sqlite3", dir);
-    self->ring = calloc(cap, sizeof *self->ring);
+    self->ring = malloc(self->ring_bytes);
     if (!self->ring) {
-        ml4t_error_set(err, ML4T_ENOMEM, "queue_capacity", "no memory for %zu records", cap);
+        ml4t_error_set(err, ML4T_ENOMEM, "queue_capacity", "no memory for %zu records",
+                       cfg->queue_capacity);
         goto out_free;
     }
     if (!(self->wdb = s_open_db(self->path, err)))
@@ -407,28 +534,54 @@ void ml4t_store_resume(ml4t_store_t *self)
     sem_post(&self->wake);
 }
 
-/* Producer side: a slot, or NULL when full (counted). */
-static s_record_t *s_claim(ml4t_store_t *self)
+/* Producer side. The record is packed at the ring's head: a header, the
+   numbers (six for a bar, one otherwise) and the strings without their NULs.
+   When it does not fit before the end of the ring, a skip record fills the
+   rest and it goes at the start. False when the queue is full (counted). */
+static bool s_push(ml4t_store_t *self, const s_record_t *r)
 {
+    size_t il = strlen(r->instrument_id), sl = strlen(r->signal_id), ml = strlen(r->model_version);
+    size_t nv = r->kind == S_REC_BAR ? 6 : 1;
+    size_t need = S_ALIGN(sizeof(s_packed_t) + nv * sizeof(double) + il + sl + ml);
     size_t head = atomic_load_explicit(&self->head, memory_order_relaxed);
+    size_t head_b = atomic_load_explicit(&self->head_b, memory_order_relaxed);
     size_t tail = atomic_load_explicit(&self->tail, memory_order_acquire);
-    if (head - tail > self->mask) {
+    size_t tail_b = atomic_load_explicit(&self->tail_b, memory_order_acquire);
+    size_t off = head_b % self->ring_bytes, to_end = self->ring_bytes - off;
+    size_t pad = to_end < need ? to_end : 0;
+    if (head - tail >= self->capacity || self->ring_bytes - (head_b - tail_b) < pad + need) {
         atomic_fetch_add_explicit(&self->dropped, 1, memory_order_relaxed);
-        return NULL;
+        return false;
     }
-    s_record_t *r = &self->ring[head & self->mask];
-    memset(r, 0, offsetof(s_record_t, ts));
-    return r;
-}
-
-static void s_publish(ml4t_store_t *self)
-{
-    size_t head = atomic_load_explicit(&self->head, memory_order_relaxed);
+    if (pad) { /* a multiple of 8: room for len and kind, the first 8 bytes of a header */
+        s_packed_t skip = {.len = (uint32_t)pad, .kind = 0};
+        memcpy(self->ring + off, &skip, S_SKIP_BYTES);
+        off = 0;
+    }
+    s_packed_t h = {.len = (uint32_t)need,
+                    .kind = (uint8_t)r->kind,
+                    .il = (uint8_t)il,
+                    .sl = (uint8_t)sl,
+                    .ml = (uint8_t)ml,
+                    .ival = r->ival,
+                    .correct = r->correct,
+                    .ts = r->ts,
+                    .ts_write = r->ts_write};
+    uint8_t *p = self->ring + off;
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    memcpy(p, r->v, nv * sizeof(double));
+    p += nv * sizeof(double);
+    memcpy(p, r->instrument_id, il);
+    memcpy(p + il, r->signal_id, sl);
+    memcpy(p + il + sl, r->model_version, ml);
+    atomic_store_explicit(&self->head_b, head_b + pad + need, memory_order_release);
     atomic_store_explicit(&self->head, head + 1, memory_order_release);
     atomic_fetch_add_explicit(&self->enqueued, 1, memory_order_relaxed);
     /* wake the writer only when a batch is worth a transaction; it also wakes on its timer */
     if (((head + 1) & 1023) == 0)
         sem_post(&self->wake);
+    return true;
 }
 
 static void s_copy(char *dst, size_t size, const char *src)
@@ -440,9 +593,7 @@ static void s_copy(char *dst, size_t size, const char *src)
 bool ml4t_store_put_bar(ml4t_store_t *self, const char *instrument_id, uint64_t ts, double open,
                         double high, double low, double close, double volume, double buy_volume)
 {
-    s_record_t *r = s_claim(self);
-    if (!r)
-        return false;
+    s_record_t rec = {0}, *r = &rec;
     r->kind = S_REC_BAR;
     s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
     r->ts = ts;
@@ -452,17 +603,14 @@ bool ml4t_store_put_bar(ml4t_store_t *self, const char *instrument_id, uint64_t 
     r->v[3] = close;
     r->v[4] = volume;
     r->v[5] = buy_volume;
-    s_publish(self);
-    return true;
+    return s_push(self, r);
 }
 
 bool ml4t_store_put_prediction(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
                                uint64_t ts_event, int signal, double confidence,
                                const char *model_version, uint64_t ts)
 {
-    s_record_t *r = s_claim(self);
-    if (!r)
-        return false;
+    s_record_t rec = {0}, *r = &rec;
     r->kind = S_REC_PREDICTION;
     s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
     s_copy(r->signal_id, sizeof r->signal_id, signal_id);
@@ -471,17 +619,14 @@ bool ml4t_store_put_prediction(ml4t_store_t *self, const char *instrument_id, co
     r->ival = signal;
     r->v[0] = confidence;
     r->ts_write = ts;
-    s_publish(self);
-    return true;
+    return s_push(self, r);
 }
 
 bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
                             uint64_t ts_event, int label, double realized_return, bool correct,
                             uint64_t ts)
 {
-    s_record_t *r = s_claim(self);
-    if (!r)
-        return false;
+    s_record_t rec = {0}, *r = &rec;
     r->kind = S_REC_OUTCOME;
     s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
     s_copy(r->signal_id, sizeof r->signal_id, signal_id);
@@ -490,8 +635,7 @@ bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const
     r->v[0] = realized_return;
     r->correct = correct ? 1 : 0;
     r->ts_write = ts;
-    s_publish(self);
-    return true;
+    return s_push(self, r);
 }
 
 ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms)
@@ -515,6 +659,7 @@ void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out)
     out->dropped = atomic_load(&s->dropped);
     out->write_errors = atomic_load(&s->write_errors);
     out->transactions = atomic_load(&s->transactions);
+    out->slowest_tx_us = atomic_load(&s->slowest_tx_us);
     out->queue_depth = atomic_load(&s->head) - atomic_load(&s->tail);
     out->cache_bytes = 0;
     sqlite3 *dbs[2] = {s->wdb, s->rdb};

@@ -424,6 +424,7 @@ static char *s_status(s_self_t *self)
     s_add_u64(o, "store_queue", ss.queue_depth);
     s_add_u64(o, "store_transactions", ss.transactions);
     s_add_u64(o, "store_cache_bytes", ss.cache_bytes);
+    s_add_num(o, "store_slowest_tx_ms", (double)ss.slowest_tx_us / 1e3);
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
     /* the allocator's view: what is in use, what it holds free (fragmentation);
        all zero when malloc is not glibc's (a sanitizer's): left out then */

@@ -4,6 +4,9 @@
 #include "ml4t/node.h"
 
 #include <pthread.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +135,14 @@ static void s_passive_openmp(char **argv)
 int main(int argc, char **argv)
 {
     s_passive_openmp(argv);
+#ifdef __GLIBC__
+    /* Blocks of 1 MiB and more get mappings of their own, returned when freed.
+       By default glibc raises this threshold to the largest block freed, so
+       after the first retrain every retrain's multi-megabyte matrices came out
+       of the threads' arenas and the node's RSS crept up run after run
+       (docs/reliability.md, soak runs 4-11). */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
     bool print_only = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

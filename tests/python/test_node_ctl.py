@@ -76,6 +76,8 @@ def case_ctl(c, tmp):
     c.check(st["store_transactions"] >= 1 and st["store_cache_bytes"] > 0,
             "status: the store's commits and page caches (%d, %d bytes)"
             % (st["store_transactions"], st["store_cache_bytes"]))
+    c.check(0 < st["store_slowest_tx_ms"] < 60000,
+            "status: the slowest store transaction (%s ms)" % st["store_slowest_tx_ms"])
     if "ASAN_OPTIONS" in os.environ:  # a sanitizer's malloc: glibc's figures do not exist
         c.check("memory" not in st, "status: no allocator view under a sanitizer")
     else:

@@ -194,6 +194,69 @@ static void t_busiest_instrument(void)
     s_rm(dir);
 }
 
+/* A small ring wraps many times: records of every size (1- to 64-byte ids)
+   come out whole and in order, skips at the ring's end included. */
+static void t_packed_ring_wraps_whole_records(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    cfg.queue_capacity = 16; /* 1,536 bytes: a few records before the end */
+    ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
+    REQUIRE(st);
+    char inst[3][ML4T_INSTRUMENT_MAX + 1], sig[ML4T_ID_MAX + 1], ver[ML4T_ID_MAX + 1];
+    snprintf(inst[0], sizeof inst[0], "I");
+    memset(inst[1], 'L', ML4T_INSTRUMENT_MAX);
+    inst[1][ML4T_INSTRUMENT_MAX] = '\0';
+    snprintf(inst[2], sizeof inst[2], "ETHUSDT");
+    memset(ver, 'v', ML4T_ID_MAX);
+    ver[ML4T_ID_MAX] = '\0';
+    enum { N = 600 };
+    size_t preds = 0;
+    for (int i = 0; i < N; i++) {
+        const char *id = inst[i % 3];
+        uint64_t ts = (uint64_t)(i / 3 + 1) * 60;
+        while (!ml4t_store_put_bar(st, id, ts, 100 + i, 101 + i, 99 + i, 100.5 + i, i, i / 2.0))
+            ml4t_store_flush(st, 1000); /* full: let the writer catch up */
+        size_t sl = 1 + (size_t)i % ML4T_ID_MAX;
+        memset(sig, 'a' + i % 26, sl);
+        sig[sl] = '\0';
+        ver[1 + (i * 7) % ML4T_ID_MAX] = '\0';
+        while (!ml4t_store_put_prediction(st, id, sig, ts, i % 3 - 1, 0.5, ver, ts + 1))
+            ml4t_store_flush(st, 1000);
+        memset(ver, 'v', ML4T_ID_MAX);
+        preds++;
+    }
+    CHECK_EQ_INT(ml4t_store_flush(st, 10000), ML4T_OK);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 2 * N);
+    CHECK_EQ_INT(stats.write_errors, 0);
+    ml4t_error_t err;
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_count(st, "predictions", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, preds);
+    for (int k = 0; k < 3; k++) {
+        ml4t_bars_t bars;
+        ml4t_bars_init(&bars);
+        CHECK_EQ_INT(ml4t_store_load_bars(st, inst[k], N, &bars, &err), ML4T_OK);
+        CHECK_EQ_INT(bars.n, N / 3);
+        for (size_t j = 0; j < bars.n; j++) {
+            int i = (int)j * 3 + k; /* the i that wrote this bar */
+            CHECK_EQ_INT(bars.ts[j], (j + 1) * 60);
+            CHECK_NEAR(bars.open[j], 100 + i, 0);
+            CHECK_NEAR(bars.close[j], 100.5 + i, 0);
+            CHECK_NEAR(bars.volume[j], i, 0);
+            CHECK_NEAR(bars.buy_volume[j], i / 2.0, 0);
+        }
+        ml4t_bars_destroy(&bars);
+    }
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
 static void t_unwritable_dir_is_an_error(void)
 {
     ml4t_error_t err;
@@ -210,6 +273,6 @@ static void t_unwritable_dir_is_an_error(void)
 static const t_case_t cases[] = {
     T_CASE(t_write_and_read_back_after_restart), T_CASE(t_full_queue_drops_and_counts),
     T_CASE(t_registry_live_and_retire),          T_CASE(t_busiest_instrument),
-    T_CASE(t_unwritable_dir_is_an_error),
+    T_CASE(t_packed_ring_wraps_whole_records),   T_CASE(t_unwritable_dir_is_an_error),
 };
 T_MAIN(cases)

@@ -1,9 +1,9 @@
 /*  ml4t_store: the history store.
 
     SQLite in WAL mode at <dir>/history.sqlite3: bars per instrument, predictions,
-    outcomes and the model registry. The hot path only enqueues: put_* copies a
-    fixed-size record into a bounded single-producer/single-consumer ring and
-    returns at once; a writer thread drains the ring in batched transactions.
+    outcomes and the model registry. The hot path only enqueues: put_* packs a
+    record into a bounded single-producer/single-consumer ring and returns at
+    once (no allocation); a writer thread drains the ring in batched transactions.
     When the ring is full the record is dropped and counted, and the caller keeps
     serving. Reads and registry updates go through a second connection guarded by
     a mutex: they are for the supervisor and the control path, never the hot path.
@@ -27,7 +27,7 @@ extern "C" {
 typedef struct ml4t_store ml4t_store_t;
 
 typedef struct ml4t_store_config {
-    size_t queue_capacity; /* records; rounded up to a power of two; 65536 */
+    size_t queue_capacity; /* records in flight; 262144 (96 bytes each: 24 MiB) */
     size_t batch_max;      /* records per transaction; 4096 */
     int flush_interval_ms; /* the writer wakes at least this often; 20 */
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
@@ -39,6 +39,7 @@ typedef struct ml4t_store_stats {
     uint64_t dropped;      /* refused by put_* because the queue was full */
     uint64_t write_errors; /* records lost to a failed write (logged) */
     uint64_t transactions;
+    uint64_t slowest_tx_us; /* the longest transaction so far, its commit included */
     size_t queue_depth;
     size_t cache_bytes; /* SQLite's page caches of the two connections (bounded) */
 } ml4t_store_stats_t;
