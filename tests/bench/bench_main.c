@@ -164,6 +164,18 @@ int main(int argc, char **argv)
             rest[opts.argc++] = argv[i];
     }
     opts.argv = rest;
+    /* the network suites print their own options; the others take few */
+    bool net = strcmp(argv[1], "zmq") == 0 || strcmp(argv[1], "redis") == 0 ||
+               strcmp(argv[1], "streams") == 0;
+    for (int i = 0; !net && i < opts.argc; i++) {
+        if (strcmp(rest[i], "--help") == 0 || strcmp(rest[i], "-h") == 0) {
+            s_usage(stdout);
+            printf("suite options: inprocess --signals N --bars 100|1; codec --iters N; "
+                   "hmm --bars N; the others none (docs/benchmarks.md, docs/runtime.md)\n");
+            free(rest);
+            return 0;
+        }
+    }
     for (size_t i = 0; s_suites[i].name; i++) {
         if (strcmp(s_suites[i].name, argv[1]) == 0) {
             int rc = s_suites[i].run(&opts);

@@ -38,7 +38,7 @@ typedef enum { S_FLOOR = 0, S_NODE = 1 } s_middle_t;
 static const char *s_middle_name[] = {"floor", "node"};
 
 typedef struct {
-    bool quick, smoke, floor_only;
+    bool quick, smoke, floor_only, help;
     const char *node_path, *model;
     const char *node_args[S_MAX_NODE_ARGS];
     int n_node_args;
@@ -708,9 +708,9 @@ static void s_figures(ml4t_bench_report_t *rep, const s_ctx_t *ctx, const s_size
 
 /* ---------------------------------------------------------------- main */
 
-static void s_usage(const char *suite)
+static void s_usage(FILE *out, const char *suite)
 {
-    fprintf(stderr,
+    fprintf(out,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
             "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
             "       [--max-rate N]\n"
@@ -756,9 +756,13 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             o->hwm = atoi(v), i++;
         else if (strcmp(a, "--max-rate") == 0 && v && atof(v) >= S_MIN_RATE)
             o->max_rate = atof(v), i++;
-        else {
+        else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            s_usage(stdout, suite);
+            o->help = true;
+            return false;
+        } else {
             fprintf(stderr, "ml4t-bench %s: unknown or incomplete option '%s'\n", suite, a);
-            s_usage(suite);
+            s_usage(stderr, suite);
             return false;
         }
     }
@@ -905,7 +909,7 @@ int nb_main(const char *suite, nb_transport_t transport, const ml4t_bench_opts_t
 {
     s_ctx_t ctx = {.suite = suite, .transport = transport};
     if (!s_parse(&ctx.o, suite, opts))
-        return 2;
+        return ctx.o.help ? 0 : 2;
     if (!ctx.o.floor_only && access(ctx.o.node_path, X_OK) != 0) {
         fprintf(stderr,
                 "ml4t-bench %s: the node is missing: %s is not an executable (build the node, "
