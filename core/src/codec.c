@@ -405,9 +405,18 @@ typedef struct {
 
 static void s_field_name(char *out, size_t size, const char *prefix, const char *name)
 {
-    if (prefix && prefix[0] && name && name[0])
-        snprintf(out, size, "%s.%s", prefix, name);
-    else
+    if (prefix && prefix[0] && name && name[0] && size > 0) {
+        /* "prefix.name", cut at size - 1 (by hand: GCC's -O3 format checks
+           refuse a snprintf that may truncate) */
+        size_t k = 0, pl = strlen(prefix), nl = strlen(name);
+        for (size_t i = 0; i < pl && k + 1 < size; i++)
+            out[k++] = prefix[i];
+        if (k + 1 < size)
+            out[k++] = '.';
+        for (size_t i = 0; i < nl && k + 1 < size; i++)
+            out[k++] = name[i];
+        out[k] = '\0';
+    } else
         snprintf(out, size, "%s", prefix && prefix[0] ? prefix : (name ? name : ""));
 }
 

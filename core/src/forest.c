@@ -193,7 +193,7 @@ static ml4t_err_t s_tree_arrays_read(const cJSON *tree, size_t tree_no, s_tree_a
                                      ml4t_error_t *err)
 {
     const cJSON *lc = cJSON_GetObjectItemCaseSensitive(tree, "left_children");
-    const cJSON *rc, *si, *sc, *dl, *st;
+    const cJSON *rc = NULL, *si = NULL, *sc = NULL, *dl = NULL, *st = NULL;
     if (!cJSON_IsArray(lc) || cJSON_GetArraySize(lc) < 1)
         return ml4t_error_set(err, ML4T_EFORMAT, "booster",
                               "tree %zu: \"left_children\" is missing or empty", tree_no);

@@ -901,7 +901,7 @@ static ml4t_err_t s_from_json(const cJSON *o, ml4t_trading_policy_t *p, ml4t_err
         return ml4t_error_set(err, ML4T_ETYPE, "allow_new_trades",
                               "allow_new_trades: must be true or false");
     p->allow_new_trades = cJSON_IsTrue(allow);
-    int profile, entry, exit_mode;
+    int profile = 0, entry = 0, exit_mode = 0;
     ml4t_err_t rc;
     if ((rc = s_get_enum(o, "risk_profile", s_profile_names, S_COUNT(s_profile_names), &profile,
                          err)) ||

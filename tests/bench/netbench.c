@@ -665,7 +665,7 @@ static void s_print_goals(const s_ctx_t *ctx, const s_size_t *z)
 
 static void s_figures_result(ml4t_bench_report_t *rep, const char *prefix, const s_result_t *r)
 {
-    char key[96];
+    char key[128]; /* prefix is one of s_figures' 96-byte keys */
     static const char *names[] = {"p50_us", "p99_us", "p999_us", "lost", "achieved_per_s"};
     const double vals[] = {r->p50_us, r->p99_us, r->p999_us, (double)r->lost, r->achieved};
     static const char *units[] = {"us", "us", "us", "msgs", "msgs/s"};
