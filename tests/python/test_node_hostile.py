@@ -36,6 +36,10 @@ WINDOW = 2000
 RSS_CEILING_KB = 256 * 1024  # the node with a model and 8 instruments: about 50 MB
 RSS_CEILING_ASAN_KB = 1024 * 1024  # ASan: shadow memory and a 256 MB quarantine on top
 RSS_GROWTH_KB = 16 * 1024    # second half vs first half: allocator slack, not a leak
+# ASan: its quarantine (256 MB of freed blocks) fills during the first half and
+# then holds a varying share of the 1 MB strings and million-bar arrays; runs of
+# the same build ended the second half 11 and 21 MB above the first
+RSS_GROWTH_ASAN_KB = 48 * 1024
 
 
 def asan_node():
@@ -242,9 +246,10 @@ def main():
         ceiling = RSS_CEILING_ASAN_KB if asan_node() else RSS_CEILING_KB
         c.check(max(rss) < ceiling, "VmRSS peak %.0f MB < %d MB%s"
                 % (max(rss) / 1024, ceiling // 1024, " (ASan build)" if asan_node() else ""))
-        c.check(rss[-1] <= rss[half - 1] + RSS_GROWTH_KB,
+        growth = RSS_GROWTH_ASAN_KB if asan_node() else RSS_GROWTH_KB
+        c.check(rss[-1] <= rss[half - 1] + growth,
                 "VmRSS end of second half %.0f MB <= end of first half %.0f MB + %d MB"
-                % (rss[-1] / 1024, rss[half - 1] / 1024, RSS_GROWTH_KB // 1024))
+                % (rss[-1] / 1024, rss[half - 1] / 1024, growth // 1024))
         pub.close(linger=0)
         ctx.term()
         c.check(node.stop() == 0, "SIGTERM: exit 0")
