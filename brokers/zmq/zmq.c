@@ -20,11 +20,13 @@
 #include "ml4t/transport.h"
 
 #include <czmq.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
-#define S_TOPIC_MAX 256
+#define S_TOPIC_MAX     256
+#define S_MONITOR_EVERY 64
 
 typedef struct {
     zsock_t *sock;    /* SUB or XPUB, NULL when that side is closed */
@@ -40,6 +42,8 @@ typedef struct {
     zmq_msg_t part;              /* reused receive buffer for the payload */
     char topic[S_TOPIC_MAX + 1]; /* the received topic, NUL-terminated */
     uint64_t publishes;          /* paces draining of XPUB subscription messages */
+    uint64_t receives;           /* paces draining of the in side's monitor */
+    int rcvtimeo;                /* ZMQ_RCVTIMEO now set on the in socket (-1: libzmq's default) */
     ml4t_transport_health_t health;
 } s_zmq_t;
 
@@ -150,6 +154,7 @@ static ml4t_err_t s_init(void **state, const ml4t_transport_config_t *cfg, ml4t_
     if (!self)
         return ml4t_error_set(err, ML4T_ENOMEM, "zmq", "cannot allocate the ZeroMQ transport");
     zmq_msg_init(&self->part);
+    self->rcvtimeo = -1;
     self->health.active = -1;
     self->curve = ml4t_curve_new(cfg, err);
     ml4t_err_t rc = self->curve ? ML4T_OK : (err ? err->code : ML4T_EINVAL);
@@ -211,14 +216,22 @@ static ml4t_err_t s_subscribe(void *state, const char *prefix, ml4t_error_t *err
     return ML4T_OK;
 }
 
-/* Read one whole message that is already waiting. ML4T_OK with a frame, ETIMEOUT
-   when nothing is queued, EFORMAT when a message was discarded. */
-static ml4t_err_t s_read_one(s_zmq_t *self, ml4t_frame_t *frame)
+/* Read one whole message, waiting up to timeout_ms for its first part (0: only
+   what is already queued, -1: forever). A blocking receive is one trip through
+   libzmq's mailbox: a zero-timeout check followed by zmq_poll costs two more
+   system calls per message. ML4T_OK with a frame, ETIMEOUT when nothing came
+   (or a signal cut the wait short), EFORMAT when a message was discarded, EIO
+   when the socket failed. */
+static ml4t_err_t s_read_one(s_zmq_t *self, ml4t_frame_t *frame, int timeout_ms)
 {
     void *s = zsock_resolve(self->in.sock);
-    int n = zmq_msg_recv(&self->part, s, ZMQ_DONTWAIT);
+    if (timeout_ms != 0 && timeout_ms != self->rcvtimeo) {
+        zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+        self->rcvtimeo = timeout_ms;
+    }
+    int n = zmq_msg_recv(&self->part, s, timeout_ms == 0 ? ZMQ_DONTWAIT : 0);
     if (n < 0)
-        return ML4T_ETIMEOUT;
+        return zmq_errno() == EAGAIN || zmq_errno() == EINTR ? ML4T_ETIMEOUT : ML4T_EIO;
     bool ok = zmq_msg_more(&self->part) && (size_t)n <= S_TOPIC_MAX &&
               memchr(zmq_msg_data(&self->part), '\0', (size_t)n) == NULL;
     if (ok) {
@@ -249,25 +262,27 @@ static ml4t_err_t s_recv(void *state, ml4t_frame_t *frame, int timeout_ms, ml4t_
     s_zmq_t *self = state;
     if (!self->in.sock)
         return ml4t_error_set(err, ML4T_ESTATE, "zmq.sub_endpoint", "the in side is closed");
-    s_monitor_drain(&self->in);
+    /* Peer events are few; looking for them costs two system calls, so only
+       every S_MONITOR_EVERY receives (health() always looks). */
+    if ((self->receives++ % S_MONITOR_EVERY) == 0)
+        s_monitor_drain(&self->in);
     int64_t deadline = timeout_ms < 0 ? -1 : zclock_mono() + timeout_ms;
+    int wait = timeout_ms;
     for (;;) {
-        ml4t_err_t rc = s_read_one(self, frame);
+        ml4t_err_t rc = s_read_one(self, frame, wait);
         if (rc == ML4T_OK)
             return ML4T_OK;
-        if (rc == ML4T_EFORMAT)
-            continue;
-        long wait = -1;
-        if (deadline >= 0) {
-            wait = (long)(deadline - zclock_mono());
-            if (wait <= 0)
-                return ml4t_error_set(err, ML4T_ETIMEOUT, "recv", "no frame within %d ms",
-                                      timeout_ms);
-        }
-        zmq_pollitem_t item = {zsock_resolve(self->in.sock), 0, ZMQ_POLLIN, 0};
-        if (zmq_poll(&item, 1, wait) < 0 && zmq_errno() != EINTR)
+        if (rc == ML4T_ETIMEOUT && wait == 0)
+            break;
+        if (rc == ML4T_EIO)
             return s_fail(self, err, ML4T_EIO, "zmq.sub_endpoint", zmq_strerror(zmq_errno()));
+        if (deadline >= 0) {
+            int64_t left = deadline - zclock_mono();
+            wait = left > 0 ? (int)left : 0; /* a last look without waiting */
+        }
     }
+    s_monitor_drain(&self->in); /* idle: a good moment */
+    return ml4t_error_set(err, ML4T_ETIMEOUT, "recv", "no frame within %d ms", timeout_ms);
 }
 
 static ml4t_err_t s_health(void *state, ml4t_transport_health_t *out)

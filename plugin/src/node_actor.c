@@ -4,8 +4,8 @@
     loop waits on nothing but input: the pipe, the control socket and the
     supervisor's replies are looked at without waiting, whenever the input ran
     dry and otherwise at most every S_LOOK_NS or S_BURST messages (a look is a
-    poll(2) of its own: once per message it cost as much as the recv), and the
-    transport's recv waits at most 1 ms when there is nothing to do. */
+    poll(2) of its own: once per message it cost as much as the recv), and
+    every receive waits at most 1 ms. */
 #include "ml4t/node.h"
 
 #include <cjson/cJSON.h>
@@ -848,10 +848,15 @@ static void s_run(s_self_t *self)
     int since_look = 0;
     bool dry = true;
     while (!self->terminated) {
-        if (dry || since_look >= S_BURST || ml4t_clock_mono_ns() >= next_look) {
+        uint64_t now = ml4t_clock_mono_ns();
+        if (dry || since_look >= S_BURST || now >= next_look) {
             s_handle_commands(self);
             next_look = ml4t_clock_mono_ns() + S_LOOK_NS;
             since_look = 0;
+        }
+        if (now >= self->next_stats_ns) {
+            s_publish_stats(self);
+            self->next_stats_ns = ml4t_clock_mono_ns() + (uint64_t)(ivl * 1e9);
         }
         if (self->terminated)
             break;
@@ -860,26 +865,15 @@ static void s_run(s_self_t *self)
             dry = true;
             continue;
         }
-        dry = false;
-        for (int i = 0; i < S_BURST; i++) {
-            ml4t_err_t rc = ml4t_transport_recv(self->tr, &frame, i == 0 ? 1 : 0, &err);
-            if (rc == ML4T_ETIMEOUT) {
-                dry = i == 0; /* waited 1 ms for nothing */
-                break;
-            }
-            if (rc) { /* not expected from a live transport; never spin on it */
-                zclock_sleep(1);
-                dry = true;
-                break;
-            }
+        /* Every receive may wait: a message that comes within the millisecond
+           is taken straight from the wait, with no zero-timeout look first. */
+        ml4t_err_t rc = ml4t_transport_recv(self->tr, &frame, 1, &err);
+        dry = rc != ML4T_OK; /* waited 1 ms for nothing */
+        if (rc == ML4T_OK) {
             s_on_frame(self, &frame);
             since_look++;
-            if (self->held.active)
-                break; /* nothing more is read until the held answer is out */
-        }
-        if (ml4t_clock_mono_ns() >= self->next_stats_ns) {
-            s_publish_stats(self);
-            self->next_stats_ns = ml4t_clock_mono_ns() + (uint64_t)(ivl * 1e9);
+        } else if (rc != ML4T_ETIMEOUT) {
+            zclock_sleep(1); /* not expected from a live transport; never spin on it */
         }
     }
 }
