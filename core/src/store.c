@@ -3,6 +3,7 @@
 #include "ml4t/clock.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -14,10 +15,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef enum { S_REC_BAR = 1, S_REC_PREDICTION, S_REC_OUTCOME } s_kind_t;
 
-/* A record as the writer binds it. In the ring it is packed (s_push): its
+/* A record as the writer binds it (s_unpack). In the ring it is packed (s_push): its
    strings take their length, not their maximum, so a bar takes about 88 bytes
    instead of this struct's 288 and the queue holds four times as many records
    in a little more memory (a disk that stalls for a second at 40,000 records/s
@@ -80,6 +82,7 @@ struct ml4t_store {
     sem_t wake;
     pthread_t writer;
     bool writer_started;
+    int schedstat_fd; /* the writer's /proc/thread-self/schedstat, -1 when there is none */
 
     /* bars stored per instrument, kept by the writer as it inserts (seeded by
        one scan at open), so picking the busiest instrument scans nothing */
@@ -272,15 +275,16 @@ typedef struct {
     uint64_t wall_ns, run_ns, wait_ns;
 } s_sample_t;
 
-static void s_sample(s_sample_t *c)
+static void s_sample(const ml4t_store_t *self, s_sample_t *c)
 {
     c->run_ns = c->wait_ns = 0;
-    FILE *f = fopen("/proc/thread-self/schedstat", "r");
-    if (f) {
+    char buf[96];
+    ssize_t n = self->schedstat_fd >= 0 ? pread(self->schedstat_fd, buf, sizeof buf - 1, 0) : -1;
+    if (n > 0) {
+        buf[n] = '\0';
         unsigned long long run = 0, wait = 0;
-        if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+        if (sscanf(buf, "%llu %llu", &run, &wait) == 2)
             c->run_ns = run, c->wait_ns = wait;
-        fclose(f);
     }
     c->wall_ns = ml4t_clock_mono_ns();
 }
@@ -293,7 +297,7 @@ static void s_sample(s_sample_t *c)
 static void s_note_duration(ml4t_store_t *self, size_t n, const s_sample_t *t0, uint64_t commit_ns)
 {
     s_sample_t t1;
-    s_sample(&t1);
+    s_sample(self, &t1);
     uint64_t us = (t1.wall_ns - t0->wall_ns) / 1000u;
     if (us > atomic_load_explicit(&self->slowest_tx_us, memory_order_relaxed))
         atomic_store_explicit(&self->slowest_tx_us, us, memory_order_relaxed);
@@ -366,7 +370,7 @@ static size_t s_drain_batch(ml4t_store_t *self)
         n = self->cfg.batch_max;
     uint64_t ok = 0, bad = 0;
     s_sample_t t0;
-    s_sample(&t0);
+    s_sample(self, &t0);
     bool in_tx = sqlite3_exec(self->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; i < n; i++) {
         s_record_t r;
@@ -403,6 +407,8 @@ static size_t s_drain_batch(ml4t_store_t *self)
 static void *s_writer(void *arg)
 {
     ml4t_store_t *self = arg;
+    /* opened here: thread-self is the thread that opens it; read with pread */
+    self->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     for (;;) {
         /* What is queued now goes in one transaction (more only when a batch is
            full): draining again at once would commit the few records that came
@@ -423,6 +429,9 @@ static void *s_writer(void *arg)
         while (sem_timedwait(&self->wake, &ts) == -1 && errno == EINTR)
             ;
     }
+    if (self->schedstat_fd >= 0)
+        close(self->schedstat_fd);
+    self->schedstat_fd = -1;
     return NULL;
 }
 
@@ -478,6 +487,7 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
         return NULL;
     }
     self->cfg = *cfg;
+    self->schedstat_fd = -1;
     atomic_store(&self->paused, cfg->start_paused);
     self->capacity = cfg->queue_capacity;
     self->ring_bytes = cfg->queue_capacity * S_BYTES_PER_RECORD;
@@ -539,13 +549,30 @@ void ml4t_store_resume(ml4t_store_t *self)
     sem_post(&self->wake);
 }
 
-/* Producer side. The record is packed at the ring's head: a header, the
-   numbers (six for a bar, one otherwise) and the strings without their NULs.
-   When it does not fit before the end of the ring, a skip record fills the
-   rest and it goes at the start. False when the queue is full (counted). */
-static bool s_push(ml4t_store_t *self, const s_record_t *r)
+/* What a put_* call hands to s_push: its arguments as they are, no copy. */
+typedef struct {
+    s_kind_t kind;
+    const char *instrument_id, *signal_id, *model_version; /* NULL: "" */
+    int ival, correct;
+    uint64_t ts, ts_write;
+    const double *v; /* six for a bar, one otherwise */
+} s_put_t;
+
+/* A string's length as stored: at most max bytes (longer ones are cut there). */
+static size_t s_len(const char *str, size_t max)
 {
-    size_t il = strlen(r->instrument_id), sl = strlen(r->signal_id), ml = strlen(r->model_version);
+    return str ? strnlen(str, max) : 0;
+}
+
+/* Producer side. The record is packed straight into the ring's head: a
+   header, the numbers (six for a bar, one otherwise) and the strings without
+   their NULs. When it does not fit before the end of the ring, a skip record
+   fills the rest and it goes at the start. False when the queue is full
+   (counted). */
+static bool s_push(ml4t_store_t *self, const s_put_t *r)
+{
+    size_t il = s_len(r->instrument_id, ML4T_INSTRUMENT_MAX);
+    size_t sl = s_len(r->signal_id, ML4T_ID_MAX), ml = s_len(r->model_version, ML4T_ID_MAX);
     size_t nv = r->kind == S_REC_BAR ? 6 : 1;
     size_t need = S_ALIGN(sizeof(s_packed_t) + nv * sizeof(double) + il + sl + ml);
     size_t head = atomic_load_explicit(&self->head, memory_order_relaxed);
@@ -577,9 +604,12 @@ static bool s_push(ml4t_store_t *self, const s_record_t *r)
     p += sizeof h;
     memcpy(p, r->v, nv * sizeof(double));
     p += nv * sizeof(double);
-    memcpy(p, r->instrument_id, il);
-    memcpy(p + il, r->signal_id, sl);
-    memcpy(p + il + sl, r->model_version, ml);
+    if (il)
+        memcpy(p, r->instrument_id, il);
+    if (sl)
+        memcpy(p + il, r->signal_id, sl);
+    if (ml)
+        memcpy(p + il + sl, r->model_version, ml);
     atomic_store_explicit(&self->head_b, head_b + pad + need, memory_order_release);
     atomic_store_explicit(&self->head, head + 1, memory_order_release);
     atomic_fetch_add_explicit(&self->enqueued, 1, memory_order_relaxed);
@@ -589,58 +619,42 @@ static bool s_push(ml4t_store_t *self, const s_record_t *r)
     return true;
 }
 
-static void s_copy(char *dst, size_t size, const char *src)
-{
-    if (src)
-        snprintf(dst, size, "%s", src);
-}
-
 bool ml4t_store_put_bar(ml4t_store_t *self, const char *instrument_id, uint64_t ts, double open,
                         double high, double low, double close, double volume, double buy_volume)
 {
-    s_record_t rec = {0}, *r = &rec;
-    r->kind = S_REC_BAR;
-    s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
-    r->ts = ts;
-    r->v[0] = open;
-    r->v[1] = high;
-    r->v[2] = low;
-    r->v[3] = close;
-    r->v[4] = volume;
-    r->v[5] = buy_volume;
-    return s_push(self, r);
+    const double v[6] = {open, high, low, close, volume, buy_volume};
+    s_put_t r = {.kind = S_REC_BAR, .instrument_id = instrument_id, .ts = ts, .v = v};
+    return s_push(self, &r);
 }
 
 bool ml4t_store_put_prediction(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
                                uint64_t ts_event, int signal, double confidence,
                                const char *model_version, uint64_t ts)
 {
-    s_record_t rec = {0}, *r = &rec;
-    r->kind = S_REC_PREDICTION;
-    s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
-    s_copy(r->signal_id, sizeof r->signal_id, signal_id);
-    s_copy(r->model_version, sizeof r->model_version, model_version);
-    r->ts = ts_event;
-    r->ival = signal;
-    r->v[0] = confidence;
-    r->ts_write = ts;
-    return s_push(self, r);
+    s_put_t r = {.kind = S_REC_PREDICTION,
+                 .instrument_id = instrument_id,
+                 .signal_id = signal_id,
+                 .model_version = model_version,
+                 .ts = ts_event,
+                 .ival = signal,
+                 .ts_write = ts,
+                 .v = &confidence};
+    return s_push(self, &r);
 }
 
 bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
                             uint64_t ts_event, int label, double realized_return, bool correct,
                             uint64_t ts)
 {
-    s_record_t rec = {0}, *r = &rec;
-    r->kind = S_REC_OUTCOME;
-    s_copy(r->instrument_id, sizeof r->instrument_id, instrument_id);
-    s_copy(r->signal_id, sizeof r->signal_id, signal_id);
-    r->ts = ts_event;
-    r->ival = label;
-    r->v[0] = realized_return;
-    r->correct = correct ? 1 : 0;
-    r->ts_write = ts;
-    return s_push(self, r);
+    s_put_t r = {.kind = S_REC_OUTCOME,
+                 .instrument_id = instrument_id,
+                 .signal_id = signal_id,
+                 .ts = ts_event,
+                 .ival = label,
+                 .correct = correct ? 1 : 0,
+                 .ts_write = ts,
+                 .v = &realized_return};
+    return s_push(self, &r);
 }
 
 ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms)
