@@ -21,6 +21,19 @@ static void s_rm(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* A store in a fresh directory with a small queue; NULL when it cannot open. */
+static ml4t_store_t *s_open_small(char *dir, size_t dir_size, size_t capacity, bool paused)
+{
+    s_tmpdir(dir, dir_size);
+    if (!dir[0])
+        return NULL;
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    cfg.queue_capacity = capacity;
+    cfg.start_paused = paused;
+    return ml4t_store_open(dir, &cfg, NULL);
+}
+
 static void t_write_and_read_back_after_restart(void)
 {
     char dir[64];
@@ -84,13 +97,7 @@ static void t_write_and_read_back_after_restart(void)
 static void t_full_queue_drops_and_counts(void)
 {
     char dir[64];
-    s_tmpdir(dir, sizeof dir);
-    REQUIRE(dir[0]);
-    ml4t_store_config_t cfg;
-    ml4t_store_config_default(&cfg);
-    cfg.queue_capacity = 64;
-    cfg.start_paused = true;
-    ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 64, true);
     REQUIRE(st);
     int accepted = 0;
     for (uint64_t i = 1; i <= 100; i++)
@@ -199,12 +206,8 @@ static void t_busiest_instrument(void)
 static void t_packed_ring_wraps_whole_records(void)
 {
     char dir[64];
-    s_tmpdir(dir, sizeof dir);
-    REQUIRE(dir[0]);
-    ml4t_store_config_t cfg;
-    ml4t_store_config_default(&cfg);
-    cfg.queue_capacity = 16; /* 1,536 bytes: a few records before the end */
-    ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
+    /* 16 records: 1,536 bytes, a few records before the end */
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 16, false);
     REQUIRE(st);
     char inst[3][ML4T_INSTRUMENT_MAX + 1], sig[ML4T_ID_MAX + 1], ver[ML4T_ID_MAX + 1];
     snprintf(inst[0], sizeof inst[0], "I");
