@@ -19,6 +19,7 @@ typedef struct {
 typedef struct {
     const char *name;
     int (*run)(const ml4t_bench_opts_t *opts);
+    const char *usage; /* its options, one per line; "": it prints its own on --help */
 } ml4t_bench_suite_t;
 
 #define ML4T_BENCH_MAX_FIGURES 128

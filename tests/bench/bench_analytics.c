@@ -189,6 +189,8 @@ static int (*const s_steps[])(s_ctx_t *) = {
     s_bench_labels,
 };
 
+const char ml4t_bench_analytics_usage[] = "no options";
+
 int ml4t_bench_analytics(const ml4t_bench_opts_t *opts)
 {
     ml4t_bench_report_t *report = malloc(sizeof *report);

@@ -171,6 +171,9 @@ static int s_sizes(ml4t_bench_report_t *r, s_ctx_t *x)
     return (x->plain_len && x->cols_len) ? 0 : -1;
 }
 
+const char ml4t_bench_codec_usage[] =
+    "--iters N   iterations per figure (default 1000000, at least 1000)";
+
 int ml4t_bench_codec(const ml4t_bench_opts_t *opts)
 {
     size_t iters = 1000000;

@@ -147,6 +147,8 @@ out:
     free(samples);
 }
 
+const char ml4t_bench_data_usage[] = "no options";
+
 int ml4t_bench_data(const ml4t_bench_opts_t *opts)
 {
     ml4t_bench_report_t *r = malloc(sizeof *r);

@@ -211,6 +211,8 @@ static void s_report_states(ml4t_bench_report_t *r, const ml4t_hmm_t *h)
     ml4t_bench_report_add(r, "fit_log_likelihood", ml4t_hmm_log_likelihood(h), "");
 }
 
+const char ml4t_bench_hmm_usage[] = "--bars N    bars of real closes to fit on (default 100000)";
+
 int ml4t_bench_hmm(const ml4t_bench_opts_t *opts)
 {
     size_t bars = 100000;

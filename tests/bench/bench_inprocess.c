@@ -164,6 +164,9 @@ static double s_throughput(const ml4t_bars_t *d, ml4t_model_t *m, size_t bars, s
     return (double)n / secs;
 }
 
+const char ml4t_bench_inprocess_usage[] = "--signals N  signals replayed (default 200000)\n--bars "
+                                          "100|1  bars carried by each signal (default 100)";
+
 int ml4t_bench_inprocess(const ml4t_bench_opts_t *opts)
 {
     size_t bars = s_arg(opts, "--bars", 100);

@@ -130,7 +130,7 @@ static void s_usage(FILE *out)
                  "object with --json).\nsuites:");
     for (size_t i = 0; s_suites[i].name; i++)
         fprintf(out, " %s", s_suites[i].name);
-    fprintf(out, "\n");
+    fprintf(out, "\n'ml4t-bench SUITE --help' lists a suite's options.\n");
 }
 
 /* XGBoost's OpenMP threads spin for a while after each parallel region and so
@@ -164,24 +164,20 @@ int main(int argc, char **argv)
             rest[opts.argc++] = argv[i];
     }
     opts.argv = rest;
-    /* the network suites print their own options; the others take few */
-    bool net = strcmp(argv[1], "zmq") == 0 || strcmp(argv[1], "redis") == 0 ||
-               strcmp(argv[1], "streams") == 0;
-    for (int i = 0; !net && i < opts.argc; i++) {
-        if (strcmp(rest[i], "--help") == 0 || strcmp(rest[i], "-h") == 0) {
-            s_usage(stdout);
-            printf("suite options: inprocess --signals N --bars 100|1; codec --iters N; "
-                   "hmm --bars N; the others none (docs/benchmarks.md, docs/runtime.md)\n");
-            free(rest);
-            return 0;
-        }
-    }
     for (size_t i = 0; s_suites[i].name; i++) {
-        if (strcmp(s_suites[i].name, argv[1]) == 0) {
-            int rc = s_suites[i].run(&opts);
-            free(rest);
-            return rc;
+        if (strcmp(s_suites[i].name, argv[1]) != 0)
+            continue;
+        for (int k = 0; s_suites[i].usage[0] && k < opts.argc; k++) {
+            if (strcmp(rest[k], "--help") == 0 || strcmp(rest[k], "-h") == 0) {
+                printf("usage: ml4t-bench %s [--json] [options]\n%s\n", s_suites[i].name,
+                       s_suites[i].usage);
+                free(rest);
+                return 0;
+            }
         }
+        int rc = s_suites[i].run(&opts);
+        free(rest);
+        return rc;
     }
     fprintf(stderr, "ml4t-bench: unknown suite '%s'\n", argv[1]);
     s_usage(stderr);

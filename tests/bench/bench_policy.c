@@ -120,6 +120,8 @@ static void s_bench_save(ml4t_bench_report_t *r, const ml4t_policy_inputs_t *in)
     ml4t_policy_engine_destroy(&eng);
 }
 
+const char ml4t_bench_policy_usage[] = "no options";
+
 int ml4t_bench_policy(const ml4t_bench_opts_t *opts)
 {
     ml4t_bench_report_t *r = malloc(sizeof *r);

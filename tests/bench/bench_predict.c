@@ -190,6 +190,9 @@ static void s_bench_timer(ml4t_bench_report_t *r)
     ml4t_bench_report_add(r, "timer_overhead_p50_ns", ml4t_bench_percentile(t, 10000, 50), "ns");
 }
 
+const char ml4t_bench_predict_usage[] =
+    "rows N      feature rows of the bundled data to predict (default 100000)";
+
 int ml4t_bench_predict(const ml4t_bench_opts_t *opts)
 {
     size_t max_rows = 100000;

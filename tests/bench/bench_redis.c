@@ -3,6 +3,9 @@
     for 100-bar and 1-bar signals. Options and method: netbench.h, docs/benchmarks.md. */
 #include "netbench.h"
 
+/* "": the suite prints its own usage (netbench.c) */
+const char ml4t_bench_redis_usage[] = "";
+
 int ml4t_bench_redis(const ml4t_bench_opts_t *opts)
 {
     return nb_main("redis", NB_REDIS, opts);

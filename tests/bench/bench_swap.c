@@ -82,6 +82,9 @@ static ml4t_model_t *s_train(const float *X, const float *y, size_t n, uint32_t 
     return m;
 }
 
+const char ml4t_bench_swap_usage[] =
+    "seconds S   how long the reader runs in each phase (default 2)";
+
 int ml4t_bench_swap(const ml4t_bench_opts_t *opts)
 {
     double seconds = 2.0;

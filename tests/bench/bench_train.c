@@ -92,6 +92,9 @@ static void s_figures(ml4t_bench_report_t *r, const cJSON *rep)
     ml4t_bench_report_add(r, "stage_final_s", s_num(rep, "seconds", "final"), "s");
 }
 
+const char ml4t_bench_train_usage[] =
+    "any further arguments are passed to ml4t-train (see ml4t-train --help)";
+
 int ml4t_bench_train(const ml4t_bench_opts_t *opts)
 {
     ml4t_bench_report_t r;

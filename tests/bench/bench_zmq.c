@@ -3,6 +3,9 @@
     for 100-bar and 1-bar signals. Options and method: netbench.h, docs/benchmarks.md. */
 #include "netbench.h"
 
+/* "": the suite prints its own usage (netbench.c) */
+const char ml4t_bench_zmq_usage[] = "";
+
 int ml4t_bench_zmq(const ml4t_bench_opts_t *opts)
 {
     return nb_main("zmq", NB_ZMQ, opts);
