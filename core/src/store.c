@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +115,7 @@ void ml4t_store_config_default(ml4t_store_config_t *cfg)
     cfg->batch_max = 4096;
     cfg->flush_interval_ms = 20;
     cfg->start_paused = false;
+    cfg->nice = 5;
 }
 
 static ml4t_err_t s_db_error(ml4t_error_t *err, sqlite3 *db, const char *what)
@@ -404,9 +406,31 @@ static size_t s_drain_batch(ml4t_store_t *self)
     return n;
 }
 
+/* The writer yields to the hot path: on Linux the nice value belongs to the
+   thread (who = 0 is the caller). When it wakes for a transaction while both
+   cores are busy, a waking hot-path or I/O thread preempts it at once instead
+   of waiting out its slice; the queue holds seconds of records meanwhile. */
+static void s_lower_priority(const ml4t_store_t *self)
+{
+#ifdef __linux__
+    if (self->cfg.nice <= 0)
+        return;
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0);
+    if (now == -1 && errno)
+        return;
+    int want = now + self->cfg.nice > 19 ? 19 : now + self->cfg.nice;
+    if (want > now && setpriority(PRIO_PROCESS, 0, want) != 0)
+        fprintf(stderr, "ml4t_store: cannot lower the writer's priority: %s\n", strerror(errno));
+#else
+    (void)self;
+#endif
+}
+
 static void *s_writer(void *arg)
 {
     ml4t_store_t *self = arg;
+    s_lower_priority(self);
     /* opened here: thread-self is the thread that opens it; read with pread */
     self->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
     for (;;) {
@@ -475,6 +499,10 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
         ml4t_error_set(err, ML4T_ERANGE, "queue_capacity",
                        "queue_capacity=%zu batch_max=%zu: capacity in [2, 2^26], batch >= 1",
                        cfg->queue_capacity, cfg->batch_max);
+        return NULL;
+    }
+    if (cfg->nice < 0 || cfg->nice > 19) {
+        ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [0, 19]", cfg->nice);
         return NULL;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {

@@ -751,7 +751,7 @@ static ml4t_err_t s_open(s_self_t *self, ml4t_error_t *err)
 {
     snprintf(self->cfg.sup.data_dir, sizeof self->cfg.sup.data_dir, "%s",
              self->cfg.orch.base.data_dir);
-    self->store = ml4t_store_open(self->cfg.orch.base.data_dir, NULL, err);
+    self->store = ml4t_store_open(self->cfg.orch.base.data_dir, &self->cfg.store, err);
     if (!self->store)
         return err ? err->code : ML4T_EIO;
     ml4t_err_t rc = s_open_model(self, err);

@@ -16,6 +16,7 @@ void ml4t_node_config_default(ml4t_node_config_t *cfg)
     ml4t_orchestrator_config_default(&cfg->orch);
     ml4t_supervisor_config_default(&cfg->sup);
     ml4t_transport_config_defaults(&cfg->transport);
+    ml4t_store_config_default(&cfg->store);
     snprintf(cfg->transport_name, sizeof cfg->transport_name, "zmq");
     snprintf(cfg->control_endpoint, sizeof cfg->control_endpoint, "@tcp://127.0.0.1:5557");
     snprintf(cfg->channel_outcomes, sizeof cfg->channel_outcomes, ML4T_CHANNEL_OUTCOMES);
@@ -147,6 +148,11 @@ static const s_opt_t s_opts[] = {
        1e4, ""),
     ON("policy.update_interval_s", K_DOUBLE, orch.policy.update_interval_s, 0, 86400, ""),
     ON("policy.similarity_threshold", K_DOUBLE, orch.policy.similarity_threshold, 0, 1, ""),
+    /* history store */
+    ON("store.queue_capacity", K_SIZE, store.queue_capacity, 2, 67108864,
+       "records queued for the writer (about 96 bytes each); a full queue drops and counts"),
+    ON("store.nice", K_INT, store.nice, 0, 19,
+       "added to the node's niceness for the history writer thread (Linux)"),
     /* supervisor and training */
     ON("supervisor.keep_versions", K_SIZE, sup.keep_versions, 2, 1000, "model versions kept"),
     ON("supervisor.auc_tolerance", K_DOUBLE, sup.auc_tolerance, 0, 1,

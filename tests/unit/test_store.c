@@ -2,6 +2,9 @@
 /* ctest-labels: threaded */
 #include "ml4t/store.h"
 
+#include <dirent.h>
+#include <errno.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -271,11 +274,79 @@ static void t_unwritable_dir_is_an_error(void)
     cfg.queue_capacity = 1;
     CHECK(ml4t_store_open("/tmp", &cfg, &err) == NULL);
     CHECK_STR(err.field, "queue_capacity");
+    ml4t_store_config_default(&cfg);
+    cfg.nice = 20;
+    CHECK(ml4t_store_open("/tmp", &cfg, &err) == NULL);
+    CHECK_STR(err.field, "nice");
 }
 
+#ifdef __linux__
+/* How many of this process's threads run at niceness nice (/proc/self/task). */
+static int s_threads_at_nice(int nice)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], buf[1024];
+        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[len] = '\0';
+        /* after the ")" that ends the name: state is field 3, nice field 19 */
+        const char *p = strrchr(buf, ')');
+        int field = 2;
+        for (; p && *p && field < 19; p++)
+            if (*p == ' ')
+                field++;
+        if (p && field == 19 && atoi(p) == nice)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void t_writer_runs_niced(void)
+{
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    REQUIRE(!(base == -1 && errno));
+    int want = base + 3 > 19 ? 19 : base + 3;
+    int before = s_threads_at_nice(want);
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    cfg.nice = 3;
+    ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
+    REQUIRE(st);
+    int now = before;
+    for (int i = 0; i < 200 && now <= before; i++) { /* the writer lowers itself as it starts */
+        usleep(10000);
+        now = s_threads_at_nice(want);
+    }
+    CHECK_EQ_INT(now, before + 1); /* the new writer thread */
+    CHECK_EQ_INT(getpriority(PRIO_PROCESS, 0), base); /* the caller's thread is untouched */
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+#endif
+
 static const t_case_t cases[] = {
-    T_CASE(t_write_and_read_back_after_restart), T_CASE(t_full_queue_drops_and_counts),
-    T_CASE(t_registry_live_and_retire),          T_CASE(t_busiest_instrument),
-    T_CASE(t_packed_ring_wraps_whole_records),   T_CASE(t_unwritable_dir_is_an_error),
+    T_CASE(t_write_and_read_back_after_restart),
+    T_CASE(t_full_queue_drops_and_counts),
+    T_CASE(t_registry_live_and_retire),
+    T_CASE(t_busiest_instrument),
+    T_CASE(t_packed_ring_wraps_whole_records),
+    T_CASE(t_unwritable_dir_is_an_error),
+#ifdef __linux__
+    T_CASE(t_writer_runs_niced),
+#endif
 };
 T_MAIN(cases)

@@ -31,6 +31,7 @@ typedef struct ml4t_store_config {
     size_t batch_max;      /* records per transaction; 4096 */
     int flush_interval_ms; /* the writer wakes at least this often; 20 */
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
+    int nice;              /* added to the writer thread's niceness (Linux); 5, in [0, 19] */
 } ml4t_store_config_t;
 
 typedef struct ml4t_store_stats {

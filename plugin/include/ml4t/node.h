@@ -36,6 +36,7 @@
 #include "ml4t/codec.h"
 #include "ml4t/error.h"
 #include "ml4t/orchestrator.h"
+#include "ml4t/store.h"
 #include "ml4t/supervisor.h"
 #include "ml4t/transport.h"
 
@@ -50,6 +51,7 @@ typedef struct ml4t_node_config {
     ml4t_orchestrator_config_t orch; /* orch.base: model_path, data_dir, channels, ... */
     ml4t_supervisor_config_t sup;    /* data_dir is taken from orch.base.data_dir */
     ml4t_transport_config_t transport;
+    ml4t_store_config_t store;    /* the history store's queue and writer */
     char transport_name[32];      /* "zmq": zmq | redis | streams | failover */
     char control_endpoint[256];   /* "@tcp://127.0.0.1:5557"; "" = no control socket */
     char channel_outcomes[128];   /* "nautilus:outcomes" */
