@@ -214,6 +214,9 @@ static ml4t_err_t s_set_number(ml4t_node_config_t *cfg, const s_opt_t *o, const 
     if (!*value || *end || errno || !isfinite(d) || (whole && d != floor(d)))
         return ml4t_error_set(err, ML4T_EINVAL, o->key, "%s: expected %s, got '%s'", o->key,
                               whole ? "a whole number" : "a number", value);
+    if (whole && (d < o->min || d > o->max))
+        return ml4t_error_set(err, ML4T_ERANGE, o->key, "%s must be in [%.0f, %.0f], got %s",
+                              o->key, o->min, o->max, value);
     if (d < o->min || d > o->max)
         return ml4t_error_set(err, ML4T_ERANGE, o->key, "%s must be in [%g, %g], got %s", o->key,
                               o->min, o->max, value);

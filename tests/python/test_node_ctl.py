@@ -30,11 +30,12 @@ def case_config_errors(c, tmp):
     port = nodeutil.free_port()
     env = dict(os.environ, ML4T_STATS_INTERVAL="often")
     r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--config", zpl, "--zmq-sndhwm", "-1",
-                        "--signals", "@tcp://127.0.0.1:%d" % port, "--no-such-option", "1"],
+                        "--signals", "@tcp://127.0.0.1:%d" % port, "--no-such-option", "1",
+                        "--store-nice", "20"],
                        capture_output=True, text=True, env=env, timeout=20)
     c.check(r.returncode == 2, "invalid configuration: exit 2 (%d)" % r.returncode)
     for needle in ("carrier-pigeon", "99999", "default_confidence", "ML4T_STATS_INTERVAL",
-                   "zmq-sndhwm", "no-such-option"):
+                   "zmq-sndhwm", "no-such-option", "store-nice"):
         c.check(needle in r.stderr, "the message names %s" % needle)
     with socket.socket() as s:  # nothing was bound
         c.check(s.connect_ex(("127.0.0.1", port)) != 0, "nothing bound")
@@ -44,9 +45,10 @@ def case_config_errors(c, tmp):
     with open(zpl, "w") as f:
         f.write("redis\n    port = 6390\nnode\n    stats_interval = 3\n")
     r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--config", zpl, "--print-config",
-                        "--stats-interval", "4"], capture_output=True, text=True,
-                       env=dict(os.environ, ML4T_REDIS_PORT="6391"))
-    c.check("redis.port = 6391" in r.stdout and "stats_interval = 4" in r.stdout,
+                        "--stats-interval", "4", "--store.nice", "7"], capture_output=True,
+                       text=True, env=dict(os.environ, ML4T_REDIS_PORT="6391"))
+    c.check("redis.port = 6391" in r.stdout and "stats_interval = 4" in r.stdout
+            and "store.nice = 7" in r.stdout,
             "precedence: flags over environment over file")
 
 
