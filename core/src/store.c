@@ -74,6 +74,12 @@ struct ml4t_store {
     _Atomic size_t tail, tail_b; /* consumer: records and bytes taken */
 
     _Atomic uint64_t enqueued, stored, dropped, write_errors, transactions, slowest_tx_us;
+    /* SQLite's page cache of each connection, noted by the connection's own
+       user after its work. Both connections are opened NOMUTEX and belong to
+       one thread at a time (the writer; readers under rlock): stats, read on
+       the hot path, must not touch them (sqlite3_db_status on the writer's
+       connection from another thread raced with its transaction). */
+    _Atomic size_t cache_w, cache_r;
     struct { /* the writer's: the slowest transaction since the last log line */
         uint64_t us, logged_ns, commit_ms, run_ms, wait_ms, blocked_ms;
         size_t n;
@@ -359,6 +365,15 @@ static size_t s_unpack(const ml4t_store_t *self, size_t at, s_record_t *r)
     return taken + h.len;
 }
 
+static size_t s_cache_used(sqlite3 *db)
+{
+    int cur = 0, hi = 0;
+    if (!db || sqlite3_db_status(db, SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) != SQLITE_OK ||
+        cur < 0)
+        return 0;
+    return (size_t)cur;
+}
+
 /* Drain up to batch_max records in one transaction. Returns how many it took. */
 static size_t s_drain_batch(ml4t_store_t *self)
 {
@@ -398,6 +413,7 @@ static size_t s_drain_batch(ml4t_store_t *self)
         fprintf(stderr, "ml4t_store: %llu records could not be written: %s\n",
                 (unsigned long long)bad, sqlite3_errmsg(self->wdb));
     s_note_duration(self, n, &t0, commit_ns);
+    atomic_store_explicit(&self->cache_w, s_cache_used(self->wdb), memory_order_relaxed);
     atomic_store_explicit(&self->tail_b, tail_b, memory_order_release);
     atomic_store_explicit(&self->tail, tail + n, memory_order_release);
     atomic_fetch_add(&self->stored, ok);
@@ -545,6 +561,8 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
     if (!(self->rdb = s_open_db(self->path, err)) || s_prepare(self, err) ||
         s_count_seed(self, self->wdb, err))
         goto out_free;
+    atomic_store(&self->cache_w, s_cache_used(self->wdb));
+    atomic_store(&self->cache_r, s_cache_used(self->rdb));
     if (pthread_create(&self->writer, NULL, s_writer, self) != 0) {
         ml4t_error_set(err, ML4T_ESTATE, "store", "cannot start the writer thread");
         goto out_free;
@@ -708,15 +726,14 @@ void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out)
     out->transactions = atomic_load(&s->transactions);
     out->slowest_tx_us = atomic_load(&s->slowest_tx_us);
     out->queue_depth = atomic_load(&s->head) - atomic_load(&s->tail);
-    out->cache_bytes = 0;
-    sqlite3 *dbs[2] = {s->wdb, s->rdb};
-    for (int i = 0; i < 2; i++) {
-        int cur = 0, hi = 0;
-        if (dbs[i] &&
-            sqlite3_db_status(dbs[i], SQLITE_DBSTATUS_CACHE_USED, &cur, &hi, 0) == SQLITE_OK &&
-            cur > 0)
-            out->cache_bytes += (size_t)cur;
-    }
+    out->cache_bytes = atomic_load(&s->cache_w) + atomic_load(&s->cache_r);
+}
+
+/* Ends a reader's turn on rdb, noting its cache while it still owns it. */
+static void s_runlock(ml4t_store_t *self)
+{
+    atomic_store_explicit(&self->cache_r, s_cache_used(self->rdb), memory_order_relaxed);
+    pthread_mutex_unlock(&self->rlock);
 }
 
 static double s_col_real(sqlite3_stmt *st, int i)
@@ -752,7 +769,7 @@ ml4t_err_t ml4t_store_load_bars(ml4t_store_t *self, const char *instrument_id, s
         rc = s_db_error(err, self->rdb, "load bars");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -775,7 +792,7 @@ ml4t_err_t ml4t_store_instruments(ml4t_store_t *self, char (*ids)[ML4T_INSTRUMEN
         }
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -789,7 +806,7 @@ ml4t_err_t ml4t_store_busiest_instrument(ml4t_store_t *self, char id[ML4T_INSTRU
     if (stale) { /* rare: recount from what is committed */
         pthread_mutex_lock(&self->rlock);
         rc = s_count_seed(self, self->rdb, err);
-        pthread_mutex_unlock(&self->rlock);
+        s_runlock(self);
         if (rc)
             return rc;
     }
@@ -831,7 +848,7 @@ ml4t_err_t ml4t_store_count(ml4t_store_t *self, const char *table, uint64_t *n, 
     else
         *n = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -859,7 +876,7 @@ ml4t_err_t ml4t_store_registry_add(ml4t_store_t *self, const ml4t_registry_entry
         rc = s_db_error(err, self->rdb, "registry add");
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -900,7 +917,7 @@ out_rollback:
     sqlite3_exec(self->rdb, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -938,7 +955,7 @@ static ml4t_err_t s_registry_query(ml4t_store_t *self, const char *sql, ml4t_reg
             rc = s_db_error(err, self->rdb, "registry");
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -977,7 +994,7 @@ ml4t_err_t ml4t_store_registry_remove(ml4t_store_t *self, const char *version, m
             rc = s_db_error(err, self->rdb, "registry remove");
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }
 
@@ -996,6 +1013,6 @@ ml4t_err_t ml4t_store_integrity_check(ml4t_store_t *self, ml4t_error_t *err)
                                 res ? res : "(null)");
     }
     sqlite3_finalize(st);
-    pthread_mutex_unlock(&self->rlock);
+    s_runlock(self);
     return rc;
 }

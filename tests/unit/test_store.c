@@ -4,6 +4,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -331,12 +334,59 @@ static void t_writer_runs_niced(void)
         usleep(10000);
         now = s_threads_at_nice(want);
     }
-    CHECK_EQ_INT(now, before + 1); /* the new writer thread */
+    CHECK_EQ_INT(now, before + 1);                    /* the new writer thread */
     CHECK_EQ_INT(getpriority(PRIO_PROCESS, 0), base); /* the caller's thread is untouched */
     ml4t_store_close(&st);
     s_rm(dir);
 }
 #endif
+
+typedef struct {
+    ml4t_store_t *st;
+    ml4t_store_stats_t stats;
+    atomic_bool done;
+} s_stats_call_t;
+
+static void *s_stats_thread(void *arg)
+{
+    s_stats_call_t *c = arg;
+    ml4t_store_stats(c->st, &c->stats);
+    atomic_store(&c->done, true);
+    return NULL;
+}
+
+/* Stats are read on the node's hot path: they must never wait for the writer,
+   even while its transaction is stuck (here on another connection's write
+   lock, which SQLite waits out for up to its 5 s busy timeout; on a real
+   machine, a commit blocked on the disk). */
+static void t_stats_do_not_wait_for_the_writer(void)
+{
+    char dir[64], path[96];
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 64, false);
+    REQUIRE(st);
+    snprintf(path, sizeof path, "%s/history.sqlite3", dir);
+    sqlite3 *other = NULL;
+    REQUIRE(sqlite3_open(path, &other) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(ml4t_store_put_bar(st, "X", 1, 1, 1, 1, 1, 1, NAN));
+    usleep(200000); /* the writer wakes within 20 ms and blocks on the lock */
+    s_stats_call_t call = {.st = st};
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, s_stats_thread, &call) == 0);
+    for (int i = 0; i < 200 && !atomic_load(&call.done); i++)
+        usleep(10000);
+    CHECK(atomic_load(&call.done)); /* within 2 s, while the writer still waits */
+    CHECK_EQ_INT(call.stats.stored, 0);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    pthread_join(t, NULL);
+    CHECK_EQ_INT(ml4t_store_flush(st, 10000), ML4T_OK);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 1); /* nothing lost once the lock went */
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
 
 static const t_case_t cases[] = {
     T_CASE(t_write_and_read_back_after_restart),
@@ -345,6 +395,7 @@ static const t_case_t cases[] = {
     T_CASE(t_busiest_instrument),
     T_CASE(t_packed_ring_wraps_whole_records),
     T_CASE(t_unwritable_dir_is_an_error),
+    T_CASE(t_stats_do_not_wait_for_the_writer),
 #ifdef __linux__
     T_CASE(t_writer_runs_niced),
 #endif
