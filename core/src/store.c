@@ -1,6 +1,7 @@
 /*  ml4t_store: SQLite history store fed through a bounded SPSC ring. */
 #include "ml4t/store.h"
 #include "ml4t/clock.h"
+#include "ml4t/sched.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -122,6 +122,7 @@ void ml4t_store_config_default(ml4t_store_config_t *cfg)
     cfg->flush_interval_ms = 20;
     cfg->start_paused = false;
     cfg->nice = 5;
+    cfg->idle = true;
 }
 
 static ml4t_err_t s_db_error(ml4t_error_t *err, sqlite3 *db, const char *what)
@@ -422,25 +423,22 @@ static size_t s_drain_batch(ml4t_store_t *self)
     return n;
 }
 
-/* The writer yields to the hot path: on Linux the nice value belongs to the
-   thread (who = 0 is the caller). When it wakes for a transaction while both
-   cores are busy, a waking hot-path or I/O thread preempts it at once instead
-   of waiting out its slice; the queue holds seconds of records meanwhile. */
+/* The writer yields to the hot path (ml4t/sched.h). With idle,
+   SCHED_IDLE: the writer runs only on a core nothing else wants, and any
+   other thread that wakes takes its core at once. Otherwise nice: a waking
+   hot-path or I/O thread preempts it sooner. Either way the queue holds the
+   records meanwhile; a writer that gets no core for long enough to fill it
+   costs history records (dropped, counted), never an answer. */
 static void s_lower_priority(const ml4t_store_t *self)
 {
-#ifdef __linux__
-    if (self->cfg.nice <= 0)
+    int rc = self->cfg.idle ? ml4t_sched_idle() : 0;
+    if (rc && rc != ENOSYS)
+        fprintf(stderr, "ml4t_store: cannot run the writer under SCHED_IDLE: %s\n", strerror(rc));
+    if (self->cfg.idle && rc == 0)
         return;
-    errno = 0;
-    int now = getpriority(PRIO_PROCESS, 0);
-    if (now == -1 && errno)
-        return;
-    int want = now + self->cfg.nice > 19 ? 19 : now + self->cfg.nice;
-    if (want > now && setpriority(PRIO_PROCESS, 0, want) != 0)
-        fprintf(stderr, "ml4t_store: cannot lower the writer's priority: %s\n", strerror(errno));
-#else
-    (void)self;
-#endif
+    rc = ml4t_sched_nice(self->cfg.nice);
+    if (rc && rc != ENOSYS)
+        fprintf(stderr, "ml4t_store: cannot lower the writer's priority: %s\n", strerror(rc));
 }
 
 static void *s_writer(void *arg)

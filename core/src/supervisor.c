@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "ml4t/clock.h"
 #include "ml4t/hmm.h"
 #include "ml4t/model.h"
+#include "ml4t/sched.h"
 
 struct ml4t_supervisor {
     ml4t_supervisor_config_t cfg;
@@ -340,25 +340,13 @@ static void s_wait(ml4t_supervisor_t *self, uint64_t due_ns)
         ;
 }
 
-/* Lower this thread's priority by cfg.nice. On Linux the nice value belongs to
-   the thread (who = 0 is the caller) and threads it creates inherit it, so
-   XGBoost's OpenMP workers for a run started here share it. */
+/* Lower this thread's priority by cfg.nice (ml4t/sched.h); threads it creates
+   inherit it, so XGBoost's OpenMP workers for a run started here share it. */
 static void s_lower_priority(const ml4t_supervisor_t *self)
 {
-#ifdef __linux__
-    if (self->cfg.nice <= 0)
-        return;
-    errno = 0;
-    int now = getpriority(PRIO_PROCESS, 0);
-    if (now == -1 && errno)
-        return;
-    int want = now + self->cfg.nice > 19 ? 19 : now + self->cfg.nice;
-    if (want > now && setpriority(PRIO_PROCESS, 0, want) != 0)
-        fprintf(stderr, "ml4t supervisor: cannot lower the training priority: %s\n",
-                strerror(errno));
-#else
-    (void)self;
-#endif
+    int rc = ml4t_sched_nice(self->cfg.nice);
+    if (rc && rc != ENOSYS)
+        fprintf(stderr, "ml4t supervisor: cannot lower the training priority: %s\n", strerror(rc));
 }
 
 static void *s_thread(void *arg)

@@ -151,8 +151,10 @@ static const s_opt_t s_opts[] = {
     /* history store */
     ON("store.queue_capacity", K_SIZE, store.queue_capacity, 2, 67108864,
        "records queued for the writer (about 96 bytes each); a full queue drops and counts"),
+    ON("store.idle", K_BOOL, store.idle, 0, 1,
+       "the history writer runs only on a core nothing else wants (SCHED_IDLE, Linux)"),
     ON("store.nice", K_INT, store.nice, 0, 19,
-       "added to the node's niceness for the history writer thread (Linux)"),
+       "added to the node's niceness for the history writer thread when store.idle is off"),
     /* supervisor and training */
     ON("supervisor.keep_versions", K_SIZE, sup.keep_versions, 2, 1000, "model versions kept"),
     ON("supervisor.auc_tolerance", K_DOUBLE, sup.auc_tolerance, 0, 1,

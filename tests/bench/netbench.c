@@ -44,6 +44,7 @@ typedef struct {
     int n_node_args;
     double fixed_s, probe_s, hold_s, max_rate;
     int hwm;
+    int rounds; /* a fixed rate's time is split into this many floor/node alternations */
     bool bars100, bars1;
 } s_opts_t;
 
@@ -68,6 +69,12 @@ typedef struct {
     char model[128];    /* the model the node serves (--model, or trained into <root>) */
     int node_runs;      /* each node run gets a fresh <root>/node-<n> data directory */
 } s_ctx_t;
+
+/* Latencies pooled over several runs (a fixed rate's rounds). */
+typedef struct {
+    uint64_t *v;
+    size_t n, cap;
+} s_acc_t;
 
 /* ---------------------------------------------------------------- processes */
 
@@ -380,7 +387,7 @@ static bool s_wait_joined(nb_shared_t *sh, pid_t middle, pid_t rx, pid_t tx, cha
     return false;
 }
 
-static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh)
+static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh, s_acc_t *acc)
 {
     res->n = run->n;
     res->received = sh->received;
@@ -403,6 +410,16 @@ static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh)
     res->p50_us = ml4t_bench_percentile(lat, k, 50.0) / 1e3;
     res->p99_us = ml4t_bench_percentile(lat, k, 99.0) / 1e3;
     res->p999_us = ml4t_bench_percentile(lat, k, 99.9) / 1e3;
+    if (acc && lat && acc->n + k > acc->cap) {
+        size_t cap = (acc->n + k) * 2;
+        uint64_t *v = realloc(acc->v, cap * sizeof *v);
+        if (v)
+            acc->v = v, acc->cap = cap;
+    }
+    if (acc && lat && acc->n + k <= acc->cap) {
+        memcpy(acc->v + acc->n, lat, k * sizeof *lat);
+        acc->n += k;
+    }
     free(lat);
     /* Held: every message exactly once, and kept up with. 5% slack on the rate
        for the pacing loop's jitter; a middle that falls behind ends the run
@@ -435,7 +452,7 @@ static void s_stop_middle(const s_ctx_t *ctx, s_middle_t middle, pid_t pid, nb_s
 
 /* Start middle, receiver, sender; warm up; measure; tear everything down. */
 static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate, double seconds,
-                  s_result_t *res)
+                  s_result_t *res, s_acc_t *acc)
 {
     memset(res, 0, sizeof *res);
     res->rate = rate;
@@ -480,7 +497,7 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
     s_reap(rx, SIGKILL, 1000);
     s_stop_middle(ctx, middle, mid, sh, res);
     if (res->ok)
-        s_result_fill(res, &run, sh);
+        s_result_fill(res, &run, sh, acc);
     else if (middle == S_NODE)
         s_node_log_tail(ctx);
     munmap(sh, bytes);
@@ -511,7 +528,7 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
 static bool s_measure(s_ctx_t *ctx, s_middle_t m, nb_pool_t *pool, double rate, double seconds,
                       const char *what, s_result_t *res)
 {
-    bool ok = s_run(ctx, m, pool, rate, seconds, res);
+    bool ok = s_run(ctx, m, pool, rate, seconds, res, NULL);
     if (ok)
         s_progress(ctx, m, pool->bars, what, res);
     else
@@ -571,6 +588,54 @@ typedef struct {
     bool searched;
 } s_size_t;
 
+/* One fixed rate: floor and node alternate in o.rounds rounds of
+   fixed_s / rounds seconds each, so that a burst of outside load lands on both
+   rather than on whichever happened to run then; each one's latencies are
+   pooled over its rounds. */
+static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_result_t *out)
+{
+    int rounds = ctx->o.rounds;
+    s_acc_t acc[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    bool ok = true;
+    for (int r = 0; ok && r < rounds; r++) {
+        for (int m = 0; ok && m < middles; m++) {
+            s_result_t part, *t = &out[m];
+            ok = s_run(ctx, (s_middle_t)m, pool, rate, ctx->o.fixed_s / rounds, &part, &acc[m]);
+            if (!ok) {
+                fprintf(stderr, "ml4t-bench %s: %s run at %.0f/s failed: %s\n", ctx->suite,
+                        s_middle_name[m], rate, part.note);
+                break;
+            }
+            if (r == 0) {
+                *t = part;
+                continue;
+            }
+            t->n += part.n;
+            t->received += part.received;
+            t->lost += part.lost;
+            t->duplicates += part.duplicates;
+            t->errors += part.errors;
+            t->send_failed += part.send_failed;
+            t->late_sends += part.late_sends;
+            t->achieved = fmin(t->achieved, part.achieved);
+            t->backlog_ms = fmax(t->backlog_ms, part.backlog_ms);
+            t->max_lag_ms = fmax(t->max_lag_ms, part.max_lag_ms);
+            if ((t->held && !part.held) || (!t->note[0] && part.note[0]))
+                snprintf(t->note, sizeof t->note, "%s", part.note);
+            t->held = t->held && part.held;
+        }
+    }
+    for (int m = 0; ok && m < middles; m++) {
+        out[m].p50_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 50.0) / 1e3;
+        out[m].p99_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 99.0) / 1e3;
+        out[m].p999_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 99.9) / 1e3;
+        s_progress(ctx, (s_middle_t)m, pool->bars, "fixed", &out[m]);
+    }
+    free(acc[0].v);
+    free(acc[1].v);
+    return ok;
+}
+
 static bool s_size_run(s_ctx_t *ctx, nb_pool_t *pool, s_size_t *z)
 {
     int middles = ctx->o.floor_only ? 1 : 2;
@@ -579,10 +644,8 @@ static bool s_size_run(s_ctx_t *ctx, nb_pool_t *pool, s_size_t *z)
     z->n_rates = ctx->o.smoke ? 1 : S_FIXED_RATES;
     for (int i = 0; i < z->n_rates; i++) {
         z->rates[i] = ctx->o.smoke ? 500.0 : s_fixed_rates[i];
-        for (int m = 0; m < middles; m++) /* floor and node alternate: same machine state */
-            if (!s_measure(ctx, (s_middle_t)m, pool, z->rates[i], ctx->o.fixed_s, "fixed",
-                           &z->fixed[i][m]))
-                return false;
+        if (!s_fixed(ctx, pool, z->rates[i], middles, z->fixed[i]))
+            return false;
     }
     if (ctx->o.smoke)
         return true;
@@ -713,9 +776,13 @@ static void s_usage(FILE *out, const char *suite)
     fprintf(out,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
             "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
-            "       [--max-rate N]\n"
-            "  --quick       fixed rates 3 s, probes 2 s, highest rate held 5 s\n"
-            "                (default 10 s, 5 s, 30 s)\n"
+            "       [--max-rate N] [--rounds N]\n"
+            "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
+            "                (default 10 s in 5 rounds, 5 s, 30 s)\n"
+            "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
+            "                alternating; each one's latencies are pooled over its rounds\n"
+            "  --max-rate N  the rate search goes no higher (default 1000000)\n"
+            "  --bars B      100, 1 or both (default both); --hwm N: high-water marks\n"
             "  --smoke       500 messages at 500/s per size, no search; exit 1 on any loss\n"
             "  --floor-only  measure the bare forwarder alone (no node needed)\n"
             "  --node PATH   the node executable (default %s/bin/ml4t-node)\n"
@@ -732,14 +799,15 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
                     .hold_s = 30,
                     .max_rate = 1e6,
                     .hwm = 100000,
+                    .rounds = 5,
                     .bars100 = true,
                     .bars1 = true};
     for (int i = 0; i < opts->argc; i++) {
         const char *a = opts->argv[i], *v = i + 1 < opts->argc ? opts->argv[i + 1] : NULL;
         if (strcmp(a, "--quick") == 0)
-            o->quick = true, o->fixed_s = 3, o->probe_s = 2, o->hold_s = 5;
+            o->quick = true, o->fixed_s = 3, o->probe_s = 2, o->hold_s = 5, o->rounds = 3;
         else if (strcmp(a, "--smoke") == 0)
-            o->smoke = true, o->fixed_s = 1;
+            o->smoke = true, o->fixed_s = 1, o->rounds = 1;
         else if (strcmp(a, "--floor-only") == 0)
             o->floor_only = true;
         else if (strcmp(a, "--node") == 0 && v)
@@ -754,6 +822,8 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             i++;
         } else if (strcmp(a, "--hwm") == 0 && v && atoi(v) > 0)
             o->hwm = atoi(v), i++;
+        else if (strcmp(a, "--rounds") == 0 && v && atoi(v) > 0 && atoi(v) <= 100)
+            o->rounds = atoi(v), i++;
         else if (strcmp(a, "--max-rate") == 0 && v && atof(v) >= S_MIN_RATE)
             o->max_rate = atof(v), i++;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -792,8 +862,9 @@ static void s_header(const s_ctx_t *ctx, const char *load)
     if (ctx->o.smoke)
         printf("  smoke: %.0f s at 500/s per size\n", ctx->o.fixed_s);
     else
-        printf("  fixed rates held %.0f s each; search probes %.0f s; highest rate held %.0f s\n",
-               ctx->o.fixed_s, ctx->o.probe_s, ctx->o.hold_s);
+        printf("  fixed rates held %.0f s each, in %d rounds alternating floor and node; search "
+               "probes %.0f s; highest rate held %.0f s\n",
+               ctx->o.fixed_s, ctx->o.rounds, ctx->o.probe_s, ctx->o.hold_s);
 }
 
 /* Runs every size; false when a run failed (the message is already printed). */

@@ -284,8 +284,9 @@ static void t_unwritable_dir_is_an_error(void)
 }
 
 #ifdef __linux__
-/* How many of this process's threads run at niceness nice (/proc/self/task). */
-static int s_threads_at_nice(int nice)
+/* How many of this process's threads have value in field of their
+   /proc/self/task/<tid>/stat (19: nice, 41: scheduling policy). */
+static int s_threads_with(int field, int value)
 {
     int n = 0;
     DIR *d = opendir("/proc/self/task");
@@ -301,13 +302,13 @@ static int s_threads_at_nice(int nice)
         if (f)
             fclose(f);
         buf[len] = '\0';
-        /* after the ")" that ends the name: state is field 3, nice field 19 */
+        /* after the ")" that ends the name: state is field 3 */
         const char *p = strrchr(buf, ')');
-        int field = 2;
-        for (; p && *p && field < 19; p++)
+        int at = 2;
+        for (; p && *p && at < field; p++)
             if (*p == ' ')
-                field++;
-        if (p && field == 19 && atoi(p) == nice)
+                at++;
+        if (p && at == field && atoi(p) == value)
             n++;
     }
     closedir(d);
@@ -320,22 +321,40 @@ static void t_writer_runs_niced(void)
     int base = getpriority(PRIO_PROCESS, 0);
     REQUIRE(!(base == -1 && errno));
     int want = base + 3 > 19 ? 19 : base + 3;
-    int before = s_threads_at_nice(want);
+    int before = s_threads_with(19, want);
     char dir[64];
     s_tmpdir(dir, sizeof dir);
     REQUIRE(dir[0]);
     ml4t_store_config_t cfg;
     ml4t_store_config_default(&cfg);
     cfg.nice = 3;
+    cfg.idle = false;
     ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
     REQUIRE(st);
     int now = before;
     for (int i = 0; i < 200 && now <= before; i++) { /* the writer lowers itself as it starts */
         usleep(10000);
-        now = s_threads_at_nice(want);
+        now = s_threads_with(19, want);
     }
     CHECK_EQ_INT(now, before + 1);                    /* the new writer thread */
     CHECK_EQ_INT(getpriority(PRIO_PROCESS, 0), base); /* the caller's thread is untouched */
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+static void t_writer_runs_idle_by_default(void)
+{
+    const int idle = 5; /* SCHED_IDLE */
+    int before = s_threads_with(41, idle);
+    char dir[64];
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 64, false);
+    REQUIRE(st);
+    int now = before;
+    for (int i = 0; i < 200 && now <= before; i++) {
+        usleep(10000);
+        now = s_threads_with(41, idle);
+    }
+    CHECK_EQ_INT(now, before + 1); /* the writer, and only it */
     ml4t_store_close(&st);
     s_rm(dir);
 }
@@ -398,6 +417,7 @@ static const t_case_t cases[] = {
     T_CASE(t_stats_do_not_wait_for_the_writer),
 #ifdef __linux__
     T_CASE(t_writer_runs_niced),
+    T_CASE(t_writer_runs_idle_by_default),
 #endif
 };
 T_MAIN(cases)

@@ -32,6 +32,7 @@ typedef struct ml4t_store_config {
     int flush_interval_ms; /* the writer wakes at least this often; 20 */
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
     int nice;              /* added to the writer thread's niceness (Linux); 5, in [0, 19] */
+    bool idle;             /* the writer runs under SCHED_IDLE (Linux): only on a free core */
 } ml4t_store_config_t;
 
 typedef struct ml4t_store_stats {

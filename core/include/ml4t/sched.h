@@ -1,0 +1,25 @@
+/*  ml4t_sched: the calling thread's share of the CPU.
+
+    On Linux a nice value and a scheduling policy belong to the thread, not
+    the process, and threads it creates inherit them: a background thread
+    (the history writer, a training run) lowers itself so that the hot path
+    wins a contended core. Elsewhere these do nothing and return ENOSYS. */
+#ifndef ML4T_SCHED_H_INCLUDED
+#define ML4T_SCHED_H_INCLUDED
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Adds by (0..19) to the calling thread's niceness, capped at 19. 0 or an
+   errno value. */
+int ml4t_sched_nice(int by);
+
+/* Moves the calling thread to SCHED_IDLE: it runs only on a core nothing else
+   wants. An unprivileged thread cannot come back from it. 0 or an errno value. */
+int ml4t_sched_idle(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,37 @@
+/*  ml4t_sched: the calling thread's share of the CPU. */
+#define _GNU_SOURCE /* SCHED_IDLE */
+#include "ml4t/sched.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/resource.h>
+
+int ml4t_sched_nice(int by)
+{
+#ifdef __linux__
+    if (by <= 0)
+        return 0;
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, 0); /* who = 0: this thread */
+    if (now == -1 && errno)
+        return errno;
+    int want = now + by > 19 ? 19 : now + by;
+    if (want > now && setpriority(PRIO_PROCESS, 0, want) != 0)
+        return errno;
+    return 0;
+#else
+    (void)by;
+    return ENOSYS;
+#endif
+}
+
+int ml4t_sched_idle(void)
+{
+#if defined(__linux__) && defined(SCHED_IDLE)
+    struct sched_param sp = {.sched_priority = 0};
+    return pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+#else
+    return ENOSYS;
+#endif
+}
