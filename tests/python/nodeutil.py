@@ -56,7 +56,7 @@ def trained_model(tmp):
 class Node:
     """ml4t-node on free loopback ports."""
 
-    def __init__(self, tmp, *extra, model=True, data_dir=None, name="node"):
+    def __init__(self, tmp, *extra, model=True, data_dir=None, name="node", env=None):
         self.sig_port, self.enr_port, self.ctl_port = free_port(), free_port(), free_port()
         self.data_dir = data_dir or tempfile.mkdtemp(prefix=name + "-", dir=tmp)
         self.log = open(os.path.join(tmp, name + ".log"), "w")
@@ -68,7 +68,7 @@ class Node:
                 "--data-dir", self.data_dir, "--stats-interval", "0",
                 "--model-path", trained_model(tmp) if model else os.path.join(tmp, "none.ubj")]
         args += list(extra)
-        self.proc = spawn(args, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = spawn(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.wait_ready()
 
     def ctl(self, *cmd, timeout=5000):
