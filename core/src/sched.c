@@ -5,7 +5,11 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 int ml4t_sched_nice(int by)
 {
@@ -32,6 +36,18 @@ int ml4t_sched_idle(void)
     struct sched_param sp = {.sched_priority = 0};
     return pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 #else
+    return ENOSYS;
+#endif
+}
+
+int ml4t_sched_name(const char *name)
+{
+#ifdef __linux__
+    char buf[16]; /* the kernel's TASK_COMM_LEN */
+    snprintf(buf, sizeof buf, "%s", name ? name : "");
+    return prctl(PR_SET_NAME, (unsigned long)buf, 0, 0, 0) == 0 ? 0 : errno;
+#else
+    (void)name;
     return ENOSYS;
 #endif
 }

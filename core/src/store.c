@@ -444,6 +444,7 @@ static void s_lower_priority(const ml4t_store_t *self)
 static void *s_writer(void *arg)
 {
     ml4t_store_t *self = arg;
+    ml4t_sched_name("ml4t-store");
     s_lower_priority(self);
     /* opened here: thread-self is the thread that opens it; read with pread */
     self->schedstat_fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);

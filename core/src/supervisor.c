@@ -352,6 +352,7 @@ static void s_lower_priority(const ml4t_supervisor_t *self)
 static void *s_thread(void *arg)
 {
     ml4t_supervisor_t *self = arg;
+    ml4t_sched_name("ml4t-supervisor");
     s_lower_priority(self);
     const uint64_t interval = (uint64_t)(self->cfg.min_interval_s * 1e9);
     /* The interval also runs from the start: a node that has just started is

@@ -22,6 +22,7 @@
 #include "ml4t/clock.h"
 #include "ml4t/codec.h"
 #include "ml4t/curve.h"
+#include "ml4t/sched.h"
 
 #define S_BURST   64         /* messages handled between two looks at the pipe */
 #define S_LOOK_NS 1000000ull /* ... or this long, when messages keep coming */
@@ -880,6 +881,7 @@ static void s_run(s_self_t *self)
 
 void ml4t_node_actor(zsock_t *pipe, void *args)
 {
+    ml4t_sched_name("ml4t-hot"); /* the hot path, as ps -L and top -H show it */
     s_self_t *self = calloc(1, sizeof *self);
     if (!self) {
         zsock_signal(pipe, 0);

@@ -122,13 +122,20 @@ static const char *s_config_file(int argc, char **argv)
    small machine a retrain would then steal the hot path's core. libgomp reads
    OMP_WAIT_POLICY once, when it is loaded, so it must be in the environment
    before the program starts: re-execute once with it set, unless the operator
-   chose a policy. */
+   chose a policy. The program is re-executed by its real path, not
+   /proc/self/exe, so that it keeps its name (ps -C, pgrep -x, top). */
 static void s_passive_openmp(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY"))
         return;
     setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1)
+        snprintf(self, sizeof self, "/proc/self/exe"); /* works, with the name "exe" */
+    else
+        self[n] = '\0';
+    execv(self, argv);
     /* exec failed: carry on with the default policy */
 }
 

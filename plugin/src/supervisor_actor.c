@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml4t/sched.h"
+
 static char *s_result(ml4t_supervisor_t *sup, ml4t_err_t rc, const ml4t_error_t *err,
                       const char *what)
 {
@@ -61,6 +63,7 @@ static char *s_do(ml4t_supervisor_actor_args_t *a, const char *cmd, const char *
 void ml4t_supervisor_actor(zsock_t *pipe, void *args)
 {
     ml4t_supervisor_actor_args_t a = *(ml4t_supervisor_actor_args_t *)args;
+    ml4t_sched_name("ml4t-sup-actor");
     zsock_signal(pipe, 0);
     for (;;) {
         zmsg_t *msg = zmsg_recv(pipe);

@@ -52,6 +52,18 @@ def case_config_errors(c, tmp):
             "precedence: flags over environment over file")
 
 
+def thread_names(pid):
+    """The names of a process's threads, from /proc/<pid>/task/*/comm."""
+    names = []
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
+                names.append(f.read().strip())
+        except OSError:
+            pass  # the thread ended between the listing and the read
+    return names
+
+
 def feed(node, n_signals, bars, start=200, nbars=100):
     ctx = zmq.Context()
     pub = ctx.socket(zmq.PUB)
@@ -71,6 +83,12 @@ def case_ctl(c, tmp):
     st = node.status()
     c.check(st["model"]["available"], "status: a model is served (%s)" % st["model"]["version"])
     first = st["model"]["version"]
+    names = thread_names(node.proc.pid)
+    c.check({"ml4t-hot", "ml4t-store", "ml4t-supervisor", "ml4t-sup-actor"} <= set(names),
+            "threads named for ps -L / top -H: %s" % sorted(names))
+    with open("/proc/%d/comm" % node.proc.pid) as f:
+        comm = f.read().strip()
+    c.check(comm == "ml4t-node", "the process keeps its name through its re-exec: %r" % comm)
     feed(node, 250, bars)  # 25,000 real bars stored: enough for a walk-forward retrain
     c.check(nodeutil.wait_for(lambda: node.status()["enriched"] >= 250, 20), "250 signals answered")
     st = node.status()

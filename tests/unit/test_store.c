@@ -358,6 +358,47 @@ static void t_writer_runs_idle_by_default(void)
     ml4t_store_close(&st);
     s_rm(dir);
 }
+/* How many of this process's threads are called name. */
+static int s_threads_named(const char *name)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[300], buf[32] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(buf, sizeof buf, f))
+            buf[strcspn(buf, "\n")] = '\0';
+        if (f)
+            fclose(f);
+        n += strcmp(buf, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* The writer carries its name (ps -L, top -H), and goes with the store. */
+static void t_writer_is_named(void)
+{
+    int before = s_threads_named("ml4t-store");
+    REQUIRE(before >= 0);
+    char dir[64];
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 64, false);
+    REQUIRE(st);
+    int now = before;
+    for (int i = 0; i < 200 && now <= before; i++) { /* it names itself as it starts */
+        usleep(10000);
+        now = s_threads_named("ml4t-store");
+    }
+    CHECK_EQ_INT(now, before + 1);
+    ml4t_store_close(&st);
+    CHECK_EQ_INT(s_threads_named("ml4t-store"), before); /* close joins it */
+    s_rm(dir);
+}
 #endif
 
 typedef struct {
@@ -418,6 +459,7 @@ static const t_case_t cases[] = {
 #ifdef __linux__
     T_CASE(t_writer_runs_niced),
     T_CASE(t_writer_runs_idle_by_default),
+    T_CASE(t_writer_is_named),
 #endif
 };
 T_MAIN(cases)

@@ -3,7 +3,8 @@
     On Linux a nice value and a scheduling policy belong to the thread, not
     the process, and threads it creates inherit them: a background thread
     (the history writer, a training run) lowers itself so that the hot path
-    wins a contended core. Elsewhere these do nothing and return ENOSYS. */
+    wins a contended core, and each thread carries a name so that an operator
+    can tell them apart. Elsewhere these do nothing and return ENOSYS. */
 #ifndef ML4T_SCHED_H_INCLUDED
 #define ML4T_SCHED_H_INCLUDED
 
@@ -14,6 +15,13 @@ extern "C" {
 /* Adds by (0..19) to the calling thread's niceness, capped at 19. 0 or an
    errno value. */
 int ml4t_sched_nice(int by);
+
+/* Names the calling thread as ps -L, top -H and /proc/<pid>/task/<tid>/comm
+   show it; Linux keeps the first 15 bytes. The node's threads are named
+   ml4t-hot (the node actor: the hot path), ml4t-store, ml4t-supervisor and
+   ml4t-sup-actor.
+   0 or an errno value. */
+int ml4t_sched_name(const char *name);
 
 /* Moves the calling thread to SCHED_IDLE: it runs only on a core nothing else
    wants. An unprivileged thread cannot come back from it. 0 or an errno value. */
