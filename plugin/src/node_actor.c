@@ -2,10 +2,11 @@
 
     One thread: transport in, codec, orchestrator, codec, transport out. The
     loop waits on nothing but input: the pipe, the control socket and the
-    supervisor's replies are looked at without waiting, whenever the input ran
-    dry and otherwise at most every S_LOOK_NS or S_BURST messages (a look is a
-    poll(2) of its own: once per message it cost as much as the recv), and
-    every receive waits at most 1 ms. */
+    supervisor's replies are looked at without waiting, every S_LOOK_NS or
+    every S_BURST messages, whichever comes first (a look is a poll(2) of its
+    own: once per message it cost as much as the recv), and a receive waits
+    until the next look is due. A look costs about 90 us of CPU here: at one
+    every 1 ms, an idle node used 4 % of a core; at one every 5 ms, 2 %. */
 #include "ml4t/node.h"
 
 #include <cjson/cJSON.h>
@@ -25,7 +26,7 @@
 #include "ml4t/sched.h"
 
 #define S_BURST   64         /* messages handled between two looks at the pipe */
-#define S_LOOK_NS 1000000ull /* ... or this long, when messages keep coming */
+#define S_LOOK_NS 5000000ull /* ... or this long: a receive waits until the next look */
 
 typedef enum { S_IN_OTHER = 0, S_IN_SIGNAL, S_IN_OUTCOME, S_IN_RISK } s_in_t;
 
@@ -847,10 +848,9 @@ static void s_run(s_self_t *self)
     ml4t_error_t err;
     uint64_t next_look = 0;
     int since_look = 0;
-    bool dry = true;
     while (!self->terminated) {
         uint64_t now = ml4t_clock_mono_ns();
-        if (dry || since_look >= S_BURST || now >= next_look) {
+        if (since_look >= S_BURST || now >= next_look) {
             s_handle_commands(self);
             next_look = ml4t_clock_mono_ns() + S_LOOK_NS;
             since_look = 0;
@@ -863,13 +863,14 @@ static void s_run(s_self_t *self)
             break;
         if (!s_release_held(self)) {
             zclock_sleep(5); /* the broker is away; commands are still answered */
-            dry = true;
+            next_look = 0;
             continue;
         }
-        /* Every receive may wait: a message that comes within the millisecond
-           is taken straight from the wait, with no zero-timeout look first. */
-        ml4t_err_t rc = ml4t_transport_recv(self->tr, &frame, 1, &err);
-        dry = rc != ML4T_OK; /* waited 1 ms for nothing */
+        /* Every receive waits until the next look is due: a message that
+           comes meanwhile is taken straight from the wait. */
+        now = ml4t_clock_mono_ns();
+        int wait_ms = next_look > now ? (int)((next_look - now + 999999) / 1000000) : 0;
+        ml4t_err_t rc = ml4t_transport_recv(self->tr, &frame, wait_ms, &err);
         if (rc == ML4T_OK) {
             s_on_frame(self, &frame);
             since_look++;
