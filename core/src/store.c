@@ -715,17 +715,16 @@ ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms)
     return ML4T_OK;
 }
 
-void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out)
+void ml4t_store_stats(ml4t_store_t *self, ml4t_store_stats_t *out)
 {
-    ml4t_store_t *s = (ml4t_store_t *)self; /* atomics are read-only here */
-    out->enqueued = atomic_load(&s->enqueued);
-    out->stored = atomic_load(&s->stored);
-    out->dropped = atomic_load(&s->dropped);
-    out->write_errors = atomic_load(&s->write_errors);
-    out->transactions = atomic_load(&s->transactions);
-    out->slowest_tx_us = atomic_load(&s->slowest_tx_us);
-    out->queue_depth = atomic_load(&s->head) - atomic_load(&s->tail);
-    out->cache_bytes = atomic_load(&s->cache_w) + atomic_load(&s->cache_r);
+    out->enqueued = atomic_load(&self->enqueued);
+    out->stored = atomic_load(&self->stored);
+    out->dropped = atomic_load(&self->dropped);
+    out->write_errors = atomic_load(&self->write_errors);
+    out->transactions = atomic_load(&self->transactions);
+    out->slowest_tx_us = atomic_load(&self->slowest_tx_us);
+    out->queue_depth = atomic_load(&self->head) - atomic_load(&self->tail);
+    out->cache_bytes = atomic_load(&self->cache_w) + atomic_load(&self->cache_r);
 }
 
 /* Ends a reader's turn on rdb, noting its cache while it still owns it. */

@@ -88,7 +88,9 @@ bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const
    after timeout_ms. Call from the producer thread or after it stopped putting. */
 ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms);
 
-void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out);
+/* self is not const: this loads the store's atomics, and C11 declares
+   atomic_load for a pointer to non-const (some compilers refuse const). */
+void ml4t_store_stats(ml4t_store_t *self, ml4t_store_stats_t *out);
 
 /* The newest max_bars bars of an instrument, oldest first, appended to out. */
 ml4t_err_t ml4t_store_load_bars(ml4t_store_t *self, const char *instrument_id, size_t max_bars,
