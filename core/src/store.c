@@ -516,8 +516,9 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
                        cfg->queue_capacity, cfg->batch_max);
         return NULL;
     }
-    if (cfg->nice < 0 || cfg->nice > 19) {
-        ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [0, 19]", cfg->nice);
+    if (cfg->nice < ML4T_STORE_NICE_MIN || cfg->nice > ML4T_STORE_NICE_MAX) {
+        ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [%d, %d]", cfg->nice,
+                       ML4T_STORE_NICE_MIN, ML4T_STORE_NICE_MAX);
         return NULL;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
@@ -715,17 +716,16 @@ ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms)
     return ML4T_OK;
 }
 
-void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out)
+void ml4t_store_stats(ml4t_store_t *self, ml4t_store_stats_t *out)
 {
-    ml4t_store_t *s = (ml4t_store_t *)self; /* atomics are read-only here */
-    out->enqueued = atomic_load(&s->enqueued);
-    out->stored = atomic_load(&s->stored);
-    out->dropped = atomic_load(&s->dropped);
-    out->write_errors = atomic_load(&s->write_errors);
-    out->transactions = atomic_load(&s->transactions);
-    out->slowest_tx_us = atomic_load(&s->slowest_tx_us);
-    out->queue_depth = atomic_load(&s->head) - atomic_load(&s->tail);
-    out->cache_bytes = atomic_load(&s->cache_w) + atomic_load(&s->cache_r);
+    out->enqueued = atomic_load(&self->enqueued);
+    out->stored = atomic_load(&self->stored);
+    out->dropped = atomic_load(&self->dropped);
+    out->write_errors = atomic_load(&self->write_errors);
+    out->transactions = atomic_load(&self->transactions);
+    out->slowest_tx_us = atomic_load(&self->slowest_tx_us);
+    out->queue_depth = atomic_load(&self->head) - atomic_load(&self->tail);
+    out->cache_bytes = atomic_load(&self->cache_w) + atomic_load(&self->cache_r);
 }
 
 /* Ends a reader's turn on rdb, noting its cache while it still owns it. */

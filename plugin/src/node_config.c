@@ -153,7 +153,7 @@ static const s_opt_t s_opts[] = {
        "records queued for the writer (about 96 bytes each); a full queue drops and counts"),
     ON("store.idle", K_BOOL, store.idle, 0, 1,
        "the history writer runs only on a core nothing else wants (SCHED_IDLE, Linux)"),
-    ON("store.nice", K_INT, store.nice, 0, 19,
+    ON("store.nice", K_INT, store.nice, ML4T_STORE_NICE_MIN, ML4T_STORE_NICE_MAX,
        "added to the node's niceness for the history writer thread when store.idle is off"),
     /* supervisor and training */
     ON("supervisor.keep_versions", K_SIZE, sup.keep_versions, 2, 1000, "model versions kept"),

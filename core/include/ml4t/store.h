@@ -26,12 +26,18 @@ extern "C" {
 
 typedef struct ml4t_store ml4t_store_t;
 
+/* The range of ml4t_store_config_t.nice, what ml4t_sched_nice takes: 0 leaves
+   the writer's niceness alone, 19 is the most it can add. ml4t_store_open
+   refuses a value outside it, and so does the node's option store.nice. */
+#define ML4T_STORE_NICE_MIN 0
+#define ML4T_STORE_NICE_MAX 19
+
 typedef struct ml4t_store_config {
     size_t queue_capacity; /* records in flight; 262144 (96 bytes each: 24 MiB) */
     size_t batch_max;      /* records per transaction; 4096 */
     int flush_interval_ms; /* the writer wakes at least this often; 20 */
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
-    int nice;              /* added to the writer thread's niceness (Linux); 5, in [0, 19] */
+    int nice;              /* added to the writer thread's niceness (Linux); 5, see above */
     bool idle;             /* the writer runs under SCHED_IDLE (Linux): only on a free core */
 } ml4t_store_config_t;
 
@@ -82,7 +88,9 @@ bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const
    after timeout_ms. Call from the producer thread or after it stopped putting. */
 ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms);
 
-void ml4t_store_stats(const ml4t_store_t *self, ml4t_store_stats_t *out);
+/* self is not const: this loads the store's atomics, and C11 declares
+   atomic_load for a pointer to non-const (some compilers refuse const). */
+void ml4t_store_stats(ml4t_store_t *self, ml4t_store_stats_t *out);
 
 /* The newest max_bars bars of an instrument, oldest first, appended to out. */
 ml4t_err_t ml4t_store_load_bars(ml4t_store_t *self, const char *instrument_id, size_t max_bars,
