@@ -516,9 +516,9 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
                        cfg->queue_capacity, cfg->batch_max);
         return NULL;
     }
-    if (cfg->nice < ML4T_STORE_NICE_MIN || cfg->nice > ML4T_STORE_NICE_MAX) {
+    if (cfg->nice < ML4T_SCHED_NICE_MIN || cfg->nice > ML4T_SCHED_NICE_MAX) {
         ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [%d, %d]", cfg->nice,
-                       ML4T_STORE_NICE_MIN, ML4T_STORE_NICE_MAX);
+                       ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX);
         return NULL;
     }
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {

@@ -65,8 +65,9 @@ ml4t_err_t ml4t_supervisor_config_validate(const ml4t_supervisor_config_t *cfg, 
     if (cfg->max_train_bars < 1000)
         return ml4t_error_set(err, ML4T_ERANGE, "max_train_bars",
                               "max_train_bars=%zu: must be >= 1000", cfg->max_train_bars);
-    if (cfg->nice < 0 || cfg->nice > 19)
-        return ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [0, 19]", cfg->nice);
+    if (cfg->nice < ML4T_SCHED_NICE_MIN || cfg->nice > ML4T_SCHED_NICE_MAX)
+        return ml4t_error_set(err, ML4T_ERANGE, "nice", "nice=%d: must be in [%d, %d]", cfg->nice,
+                              ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX);
     if (!(cfg->min_interval_s >= 0.0 && cfg->min_interval_s <= 604800.0))
         return ml4t_error_set(err, ML4T_ERANGE, "min_interval_s",
                               "min_interval_s=%g: must be in [0, 604800] seconds",

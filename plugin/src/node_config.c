@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ml4t/sched.h"
+
 void ml4t_node_config_default(ml4t_node_config_t *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -153,7 +155,7 @@ static const s_opt_t s_opts[] = {
        "records queued for the writer (about 96 bytes each); a full queue drops and counts"),
     ON("store.idle", K_BOOL, store.idle, 0, 1,
        "the history writer runs only on a core nothing else wants (SCHED_IDLE, Linux)"),
-    ON("store.nice", K_INT, store.nice, ML4T_STORE_NICE_MIN, ML4T_STORE_NICE_MAX,
+    ON("store.nice", K_INT, store.nice, ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX,
        "added to the node's niceness for the history writer thread when store.idle is off"),
     /* supervisor and training */
     ON("supervisor.keep_versions", K_SIZE, sup.keep_versions, 2, 1000, "model versions kept"),
@@ -163,7 +165,7 @@ static const s_opt_t s_opts[] = {
        "newest stored bars used by a run"),
     OS("supervisor.train_instrument", sup.train_instrument, "\"\" = the busiest instrument"),
     ON("supervisor.fit_hmm", K_BOOL, sup.fit_hmm, 0, 1, "ship an HMM regime filter"),
-    ON("supervisor.nice", K_INT, sup.nice, 0, 19,
+    ON("supervisor.nice", K_INT, sup.nice, ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX,
        "added to the node's niceness for training threads (Linux)"),
     ON("supervisor.min_interval_s", K_DOUBLE, sup.min_interval_s, 0, 604800,
        "seconds from the start or a run's end to the next automatic one (TRAIN exempt); 0 = none"),

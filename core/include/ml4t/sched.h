@@ -12,6 +12,13 @@
 extern "C" {
 #endif
 
+/* The range of a niceness increment, as ml4t_sched_nice takes it: 0 leaves
+   the thread alone, 19 is the most it can add. The store's and the
+   supervisor's nice settings are checked against it (by the library, and by
+   the node's configuration). */
+#define ML4T_SCHED_NICE_MIN 0
+#define ML4T_SCHED_NICE_MAX 19
+
 /* Adds by (0..19) to the calling thread's niceness, capped at 19. 0 or an
    errno value. */
 int ml4t_sched_nice(int by);

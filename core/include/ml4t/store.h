@@ -26,18 +26,12 @@ extern "C" {
 
 typedef struct ml4t_store ml4t_store_t;
 
-/* The range of ml4t_store_config_t.nice, what ml4t_sched_nice takes: 0 leaves
-   the writer's niceness alone, 19 is the most it can add. ml4t_store_open
-   refuses a value outside it, and so does the node's option store.nice. */
-#define ML4T_STORE_NICE_MIN 0
-#define ML4T_STORE_NICE_MAX 19
-
 typedef struct ml4t_store_config {
     size_t queue_capacity; /* records in flight; 262144 (96 bytes each: 24 MiB) */
     size_t batch_max;      /* records per transaction; 4096 */
     int flush_interval_ms; /* the writer wakes at least this often; 20 */
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
-    int nice;              /* added to the writer thread's niceness (Linux); 5, see above */
+    int nice;              /* added to the writer's niceness (Linux); 5; ML4T_SCHED_NICE_* */
     bool idle;             /* the writer runs under SCHED_IDLE (Linux): only on a free core */
 } ml4t_store_config_t;
 
