@@ -22,7 +22,7 @@ typedef struct {
     const char *usage; /* its options, one per line; "": it prints its own on --help */
 } ml4t_bench_suite_t;
 
-#define ML4T_BENCH_MAX_FIGURES 128
+#define ML4T_BENCH_MAX_FIGURES 256
 
 typedef struct {
     const char *suite;

@@ -8,6 +8,7 @@
 #include "netbench.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
@@ -48,13 +49,25 @@ typedef struct {
     bool bars100, bars1;
 } s_opts_t;
 
+/* CPU over a run's measured window (from the go signal to the receiver's
+   end): the middle's threads' time on a CPU and waiting in the run queue
+   (schedstat, ns; the wait of the hot-path thread only, see s_cpu_task),
+   redis-server's time on a CPU, and the machine's ticks,
+   of which steal is the hypervisor running someone else on our vCPUs.
+   CPU time per message barely moves with the noise that moves latency. */
+typedef struct {
+    uint64_t mid_run_ns, mid_wait_ns, redis_run_ns;
+    uint64_t steal_ticks, idle_ticks, all_ticks; /* idle counts iowait too */
+} s_cpu_t;
+
 /* One run's outcome. */
 typedef struct {
     double rate, achieved;
     uint64_t n, received, lost, duplicates, send_failed, late_sends, errors;
     double p50_us, p99_us, p999_us, backlog_ms, max_lag_ms;
-    bool held; /* every message once, the rate achieved, no backlog left */
-    bool ok;   /* the run itself worked (processes started, answers came) */
+    bool held;   /* every message once, the rate achieved, no backlog left */
+    bool ok;     /* the run itself worked (processes started, answers came) */
+    s_cpu_t cpu; /* over the measured window; pooled rounds add up */
     char note[320];
 } s_result_t;
 
@@ -63,6 +76,7 @@ typedef struct {
     nb_transport_t transport;
     s_opts_t o;
     int redis_port;
+    pid_t redis_pid;    /* 0 with ZeroMQ */
     char root[64];      /* our temporary directory: Redis's, the node's data, the model */
     char redis_dir[96]; /* <root>/redis */
     char node_log[96];  /* <root>/node.log */
@@ -387,6 +401,109 @@ static bool s_wait_joined(nb_shared_t *sh, pid_t middle, pid_t rx, pid_t tx, cha
     return false;
 }
 
+/* ---------------------------------------------------------------- CPU */
+
+/* Adds the time on a CPU of every thread of pid to run, and the run-queue
+   wait of its hot-path thread to wait: the node's is named ml4t-hot (a thread
+   the hot path starts inherits the name, and adds little), the floor's is its
+   main thread. The node's other threads wait by design (the history writer
+   runs under SCHED_IDLE), so their wait says nothing about the hot path. */
+static void s_cpu_task(pid_t pid, bool node, uint64_t *run, uint64_t *wait)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    if (!dir)
+        return;
+    for (struct dirent *e; (e = readdir(dir)) != NULL;) {
+        if (e->d_name[0] == '.')
+            continue;
+        char file[96], comm[32] = "";
+        snprintf(file, sizeof file, "%s/%.16s/comm", path, e->d_name);
+        FILE *f = fopen(file, "r");
+        if (f && fgets(comm, sizeof comm, f))
+            comm[strcspn(comm, "\n")] = '\0';
+        if (f)
+            fclose(f);
+        bool hot = node ? strcmp(comm, "ml4t-hot") == 0 : atoi(e->d_name) == (int)pid;
+        snprintf(file, sizeof file, "%s/%.16s/schedstat", path, e->d_name);
+        f = fopen(file, "r");
+        unsigned long long r, w;
+        if (f && fscanf(f, "%llu %llu", &r, &w) == 2) {
+            *run += r;
+            if (wait && hot)
+                *wait += w;
+        }
+        if (f)
+            fclose(f);
+    }
+    closedir(dir);
+}
+
+/* The machine's steal, idle and total ticks, from /proc/stat's first line. */
+static void s_cpu_machine(uint64_t *steal, uint64_t *idle, uint64_t *all)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    if (f && fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                    &v[4], &v[5], &v[6], &v[7]) == 8) {
+        *steal = v[7];
+        *idle = v[3] + v[4];
+        *all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    }
+    if (f)
+        fclose(f);
+}
+
+static void s_cpu_sample(const s_ctx_t *ctx, bool node, pid_t mid, s_cpu_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_cpu_task(mid, node, &out->mid_run_ns, &out->mid_wait_ns);
+    if (ctx->redis_pid > 0)
+        s_cpu_task(ctx->redis_pid, false, &out->redis_run_ns, NULL);
+    s_cpu_machine(&out->steal_ticks, &out->idle_ticks, &out->all_ticks);
+}
+
+/* b - a, each field; a thread that ended inside the window takes its time
+   with it, so a field that would go negative is 0. */
+static s_cpu_t s_cpu_delta(const s_cpu_t *a, const s_cpu_t *b)
+{
+#define S_D(f) (b->f > a->f ? b->f - a->f : 0)
+    s_cpu_t d = {S_D(mid_run_ns),  S_D(mid_wait_ns), S_D(redis_run_ns),
+                 S_D(steal_ticks), S_D(idle_ticks),  S_D(all_ticks)};
+#undef S_D
+    return d;
+}
+
+static void s_cpu_add(s_cpu_t *to, const s_cpu_t *d)
+{
+    to->mid_run_ns += d->mid_run_ns;
+    to->mid_wait_ns += d->mid_wait_ns;
+    to->redis_run_ns += d->redis_run_ns;
+    to->steal_ticks += d->steal_ticks;
+    to->idle_ticks += d->idle_ticks;
+    to->all_ticks += d->all_ticks;
+}
+
+/* Per message received, in us; the steal as a percentage of the machine. */
+static double s_cpu_us(uint64_t ns, const s_result_t *r)
+{
+    return r->received ? (double)ns / 1e3 / (double)r->received : 0.0;
+}
+
+static double s_steal_pct(const s_result_t *r)
+{
+    return r->cpu.all_ticks ? 100.0 * (double)r->cpu.steal_ticks / (double)r->cpu.all_ticks : 0.0;
+}
+
+/* How much of the machine was busy (every process, not stolen, not idle). */
+static double s_busy_pct(const s_result_t *r)
+{
+    const s_cpu_t *c = &r->cpu;
+    uint64_t off = c->steal_ticks + c->idle_ticks;
+    return c->all_ticks > off ? 100.0 * (double)(c->all_ticks - off) / (double)c->all_ticks : 0.0;
+}
+
 static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh, s_acc_t *acc)
 {
     res->n = run->n;
@@ -490,8 +607,12 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
     res->ok =
         mid > 0 && rx > 0 && tx > 0 && s_wait_joined(sh, mid, rx, tx, res->note, sizeof res->note);
     if (res->ok) {
+        s_cpu_t c0, c1;
+        s_cpu_sample(ctx, s_is_node(ctx, middle), mid, &c0);
         atomic_store(&sh->go, 1);
         int st_rx = s_reap(rx, 0, (long)(seconds * 1000) + 60000);
+        s_cpu_sample(ctx, s_is_node(ctx, middle), mid, &c1);
+        res->cpu = s_cpu_delta(&c0, &c1);
         atomic_store(&sh->stop, 1); /* the sender keeps its socket open until now */
         int st_tx = s_reap(tx, 0, 30000);
         if (st_tx != 0 || st_rx != 0) {
@@ -525,12 +646,16 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
     fprintf(
         stderr,
         "  %s %zu-bar %-5s %-6s %7.0f/s: %s  sent %llu lost %llu dup %llu err %llu  p50 %.0f us  "
-        "p99 %.0f us  achieved %.0f/s  backlog %.0f ms%s%s\n",
+        "p99 %.0f us  achieved %.0f/s  backlog %.0f ms  cpu/msg %.1f us (runq %.1f)",
         ctx->suite, bars, s_is_node(ctx, m) || m == S_FLOOR ? s_middle_name[m] : "floor2", what,
         r->rate, r->held ? "held" : "NOT held", (unsigned long long)r->n,
         (unsigned long long)r->lost, (unsigned long long)r->duplicates,
         (unsigned long long)r->errors, r->p50_us, r->p99_us, r->achieved, r->backlog_ms,
-        r->note[0] ? "  " : "", r->note);
+        s_cpu_us(r->cpu.mid_run_ns, r), s_cpu_us(r->cpu.mid_wait_ns, r));
+    if (ctx->transport != NB_ZMQ)
+        fprintf(stderr, " redis %.1f us", s_cpu_us(r->cpu.redis_run_ns, r));
+    fprintf(stderr, "  busy %.0f%% steal %.0f%%%s%s\n", s_busy_pct(r), s_steal_pct(r),
+            r->note[0] ? "  " : "", r->note);
 }
 
 static bool s_measure(s_ctx_t *ctx, s_middle_t m, nb_pool_t *pool, double rate, double seconds,
@@ -622,6 +747,7 @@ static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_r
                 *t = part;
                 continue;
             }
+            s_cpu_add(&t->cpu, &part.cpu);
             t->n += part.n;
             t->received += part.received;
             t->lost += part.lost;
@@ -683,6 +809,40 @@ static void s_print_lat(const s_result_t *r, bool present)
            (unsigned long long)r->lost);
 }
 
+static void s_print_cpu_one(const s_ctx_t *ctx, const s_result_t *r, bool present)
+{
+    if (!present)
+        printf(" %8s %8s |", "-", "-");
+    else if (ctx->transport == NB_ZMQ)
+        printf(" %8.1f %8s |", s_cpu_us(r->cpu.mid_run_ns, r), "-");
+    else
+        printf(" %8.1f %8.1f |", s_cpu_us(r->cpu.mid_run_ns, r), s_cpu_us(r->cpu.redis_run_ns, r));
+}
+
+/* CPU per message at the fixed rates: what each middle (and Redis for it)
+   spends on a message, which the machine's noise moves far less than p99. */
+static void s_print_cpu(const s_ctx_t *ctx, const s_size_t *z)
+{
+    bool node = !ctx->o.floor_only;
+    printf("  CPU per message, us (all the middle's threads; Redis's for its traffic); how busy "
+           "the machine was, and its steal\n");
+    printf("  %8s | %8s %8s | %8s %8s | %10s | %s\n", "rate/s", "floor", "redis", "node", "redis",
+           "node/floor", "busy, steal: floor | node");
+    for (int i = 0; i < z->n_rates; i++) {
+        const s_result_t *f = &z->fixed[i][S_FLOOR], *n = &z->fixed[i][S_NODE];
+        printf("  %8.0f |", z->rates[i]);
+        s_print_cpu_one(ctx, f, true);
+        s_print_cpu_one(ctx, n, node);
+        double fc = s_cpu_us(f->cpu.mid_run_ns + f->cpu.redis_run_ns, f);
+        double nc = s_cpu_us(n->cpu.mid_run_ns + n->cpu.redis_run_ns, n);
+        if (node)
+            printf(" %10.2f | %.0f%%, %.0f%% | %.0f%%, %.0f%%\n", nc / fmax(fc, 1e-9),
+                   s_busy_pct(f), s_steal_pct(f), s_busy_pct(n), s_steal_pct(n));
+        else
+            printf(" %10s | %.0f%%, %.0f%%\n", "-", s_busy_pct(f), s_steal_pct(f));
+    }
+}
+
 static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
 {
     bool node = !ctx->o.floor_only;
@@ -700,6 +860,7 @@ static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
             printf(" %.2f", z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9));
         printf("\n");
     }
+    s_print_cpu(ctx, z);
     for (int m = 0; z->searched && m < (node ? 2 : 1); m++) {
         const s_result_t *b = &z->best[m];
         printf("  highest zero-loss rate, %-5s %8.0f/s", s_middle_name[m], z->best_rate[m]);
@@ -741,9 +902,21 @@ static void s_print_goals(const s_ctx_t *ctx, const s_size_t *z)
 static void s_figures_result(ml4t_bench_report_t *rep, const char *prefix, const s_result_t *r)
 {
     char key[128]; /* prefix is one of s_figures' 96-byte keys */
-    static const char *names[] = {"p50_us", "p99_us", "p999_us", "lost", "achieved_per_s"};
-    const double vals[] = {r->p50_us, r->p99_us, r->p999_us, (double)r->lost, r->achieved};
-    static const char *units[] = {"us", "us", "us", "msgs", "msgs/s"};
+    static const char *names[] = {
+        "p50_us",         "p99_us",         "p999_us",         "lost",
+        "achieved_per_s", "cpu_us_per_msg", "runq_us_per_msg", "redis_cpu_us_per_msg",
+        "steal_pct",      "busy_pct"};
+    const double vals[] = {r->p50_us,
+                           r->p99_us,
+                           r->p999_us,
+                           (double)r->lost,
+                           r->achieved,
+                           s_cpu_us(r->cpu.mid_run_ns, r),
+                           s_cpu_us(r->cpu.mid_wait_ns, r),
+                           s_cpu_us(r->cpu.redis_run_ns, r),
+                           s_steal_pct(r),
+                           s_busy_pct(r)};
+    static const char *units[] = {"us", "us", "us", "msgs", "msgs/s", "us", "us", "us", "%", "%"};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
         snprintf(key, sizeof key, "%s_%s", prefix, names[i]);
         ml4t_bench_report_add(rep, key, vals[i], units[i]);
@@ -984,6 +1157,7 @@ static bool s_suite(s_ctx_t *ctx, s_size_t *z, int *nz, char *load0, char *load1
         s_node_log_tail(ctx);
         ok = false;
     }
+    ctx->redis_pid = redis;
     s_loadavg(load0, 128);
     if (ok && !opts->json)
         s_header(ctx, load0);
@@ -991,6 +1165,7 @@ static bool s_suite(s_ctx_t *ctx, s_size_t *z, int *nz, char *load0, char *load1
     ok = ok && s_sizes(ctx, z, nz);
     if (redis)
         s_redis_stop(redis);
+    ctx->redis_pid = 0;
     s_loadavg(load1, 128);
     return ok;
 }
