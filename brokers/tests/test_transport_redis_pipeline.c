@@ -63,6 +63,23 @@ static bool t_take(ml4t_transport_t *sub, int *next, int timeout_ms)
     return true;
 }
 
+/* A subscriber and a publisher on cfg's Redis, the subscription in place and
+   the publisher's first commands answered; sent0: what it had sent by then.
+   False (the failure reported) when any of that did not happen. */
+static bool t_pubsub_open(const ml4t_transport_config_t *cfg, ml4t_transport_t **sub,
+                          ml4t_transport_t **pub, uint64_t *sent0)
+{
+    *sub = t_new(&ml4t_transport_redis_pubsub, cfg);
+    *pub = t_new(&ml4t_transport_redis_pubsub, cfg);
+    if (!*sub || !*pub)
+        return false;
+    ml4t_transport_subscribe(*sub, "nautilus:signals", NULL);
+    bool up = t_joined(*pub, *sub, "nautilus:signals") && t_settle(*pub);
+    CHECK(up);
+    *sent0 = t_sent(*pub);
+    return up;
+}
+
 /* 50,000 PUBLISHes as fast as the adapter takes them: all arrive, in order,
    intact, and never more than redis.pipeline are unanswered. */
 static void t_pubsub_50k_in_order(void)
@@ -72,15 +89,11 @@ static void t_pubsub_50k_in_order(void)
     REQUIRE(t_redis_start(&r));
     ml4t_transport_config_t cfg;
     t_cfg(&cfg, &r);
-    ml4t_transport_t *sub = t_new(&ml4t_transport_redis_pubsub, &cfg);
-    ml4t_transport_t *pub = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *sub, *pub;
+    uint64_t sent0;
     static unsigned char buf[6600];
-    if (!sub || !pub)
+    if (!t_pubsub_open(&cfg, &sub, &pub, &sent0))
         goto out;
-    ml4t_transport_subscribe(sub, "nautilus:signals", NULL);
-    REQUIRE(t_joined(pub, sub, "nautilus:signals"));
-    REQUIRE(t_settle(pub));
-    uint64_t sent0 = t_sent(pub);
     int next = 0, ok = 0;
     uint32_t most = 0;
     bool in_order = true;
@@ -130,15 +143,11 @@ static void t_pubsub_backpressure_and_resend(void)
     t_cfg(&cfg, &r);
     cfg.redis.pipeline = DEPTH;
     cfg.redis.io_timeout_ms = 300;
-    ml4t_transport_t *sub = t_new(&ml4t_transport_redis_pubsub, &cfg);
-    ml4t_transport_t *pub = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *sub, *pub;
+    uint64_t sent0;
     unsigned char buf[64];
-    if (!sub || !pub)
+    if (!t_pubsub_open(&cfg, &sub, &pub, &sent0))
         goto out;
-    ml4t_transport_subscribe(sub, "nautilus:signals", NULL);
-    REQUIRE(t_joined(pub, sub, "nautilus:signals"));
-    REQUIRE(t_settle(pub));
-    uint64_t sent0 = t_sent(pub);
 
     kill(r.pid, SIGSTOP);
     for (int i = 0; i < DEPTH; i++)
