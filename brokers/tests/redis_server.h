@@ -1,6 +1,7 @@
-/*  A real redis-server for tests: started on a free loopback port in its own
-    temporary directory, with AOF (appendfsync always) so a SIGKILL loses
-    nothing Redis has acknowledged. The child gets SIGKILL when the test
+/*  A real redis-server for tests and benchmarks: started on a free loopback
+    port in its own temporary directory (or the one given), with AOF
+    (appendfsync always) when asked, so a SIGKILL loses nothing Redis has
+    acknowledged. The child gets SIGKILL when the test
     process dies, and an atexit hook kills any server still running, so no
     failure path leaves one behind. */
 #ifndef ML4T_TEST_REDIS_SERVER_H_INCLUDED
@@ -32,6 +33,7 @@ typedef struct {
     char dir[128];
     char password[64]; /* "" = no requirepass */
     bool aof;
+    const char *const *extra; /* more arguments for redis-server, NULL-ended (at most 6) */
 } t_redis_t;
 
 /* Copies, not pointers: a failed case may leave its t_redis_t out of scope. */
@@ -175,6 +177,8 @@ static inline bool t_redis_start(t_redis_t *r)
             argv[argc++] = "--requirepass";
             argv[argc++] = r->password;
         }
+        for (int i = 0; r->extra && r->extra[i] && i < 6; i++)
+            argv[argc++] = r->extra[i];
         argv[argc] = NULL;
         execv(T_REDIS_BIN, (char *const *)argv);
         _exit(127);

@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "ml4t/clock.h"
+#include "redis_server.h"
 
 #define S_MAX_PIDS      8
 #define S_MAX_NODE_ARGS 32
-#define S_REDIS_BIN     "/usr/bin/redis-server"
 #define S_JOIN_LIMIT_MS 30000
 #define S_MIN_RATE      250.0
 #define S_BACKLOG_MS    200.0 /* see s_result_fill */
@@ -75,13 +75,11 @@ typedef struct {
     const char *suite;
     nb_transport_t transport;
     s_opts_t o;
-    int redis_port;
-    pid_t redis_pid;    /* 0 with ZeroMQ */
-    char root[64];      /* our temporary directory: Redis's, the node's data, the model */
-    char redis_dir[96]; /* <root>/redis */
-    char node_log[96];  /* <root>/node.log */
-    char model[128];    /* the model the node serves (--model, or trained into <root>) */
-    int node_runs;      /* each node run gets a fresh <root>/node-<n> data directory */
+    t_redis_t redis;   /* pid 0 with ZeroMQ; its dir is <root>/redis */
+    char root[64];     /* our temporary directory: Redis's, the node's data, the model */
+    char node_log[96]; /* <root>/node.log */
+    char model[128];   /* the model the node serves (--model, or trained into <root>) */
+    int node_runs;     /* each node run gets a fresh <root>/node-<n> data directory */
 } s_ctx_t;
 
 /* Latencies pooled over several runs (a fixed rate's rounds). */
@@ -180,37 +178,11 @@ static bool s_alive(pid_t pid)
     return pid > 0 && waitpid(pid, NULL, WNOHANG) == 0;
 }
 
-static int s_free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
 /* ---------------------------------------------------------------- Redis */
 
-static redisReply *s_redis_cmd(int port, const char *cmd)
+static bool s_redis_ok(const s_ctx_t *ctx, const char *cmd)
 {
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", port, tv);
-    redisReply *r = c && !c->err ? redisCommand(c, cmd) : NULL;
-    if (c)
-        redisFree(c);
-    return r;
-}
-
-static bool s_redis_ok(int port, const char *cmd)
-{
-    redisReply *r = s_redis_cmd(port, cmd);
+    redisReply *r = t_redis_cmd(&ctx->redis, "%s", cmd);
     bool ok = r && r->type == REDIS_REPLY_STATUS;
     if (r)
         freeReplyObject(r);
@@ -220,44 +192,25 @@ static bool s_redis_ok(int port, const char *cmd)
 /* Our own redis-server on a free loopback port, never the system's. Pub/sub
    output buffers may grow to 1 GB before Redis drops a subscriber, so that a
    drop means real overload, as with the ZeroMQ high-water marks. */
-static bool s_redis_start(s_ctx_t *ctx, pid_t *pid_out)
+static bool s_redis_start(s_ctx_t *ctx)
 {
-    snprintf(ctx->redis_dir, sizeof ctx->redis_dir, "%s/redis", ctx->root);
-    if (mkdir(ctx->redis_dir, 0700) != 0)
+    static const char *const extra[] = {"--client-output-buffer-limit", "pubsub 1gb 1gb 0", NULL};
+    t_redis_t *r = &ctx->redis;
+    snprintf(r->dir, sizeof r->dir, "%s/redis", ctx->root);
+    if (mkdir(r->dir, 0700) != 0)
         return false;
-    ctx->redis_port = s_free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", ctx->redis_port);
+    r->extra = extra;
     fflush(stdout);
-    pid_t pid = fork();
-    if (pid == 0) {
-        s_child_setup();
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        execl(S_REDIS_BIN, S_REDIS_BIN, "--port", port, "--bind", "127.0.0.1", "--save", "",
-              "--appendonly", "no", "--dir", ctx->redis_dir, "--daemonize", "no",
-              "--client-output-buffer-limit", "pubsub 1gb 1gb 0", (char *)NULL);
-        _exit(127);
-    }
-    if (pid < 0)
-        return false;
-    s_track(pid);
-    *pid_out = pid;
-    for (int i = 0; i < 500; i++) {
-        if (s_redis_ok(ctx->redis_port, "PING"))
-            return true;
-        if (!s_alive(pid))
-            return false;
-        struct timespec ts = {0, 10000000};
-        nanosleep(&ts, NULL);
-    }
-    return false;
+    bool up = t_redis_start(r);
+    if (r->pid > 0)
+        s_track(r->pid);
+    return up;
 }
 
-static void s_redis_stop(pid_t pid)
+static void s_redis_stop(s_ctx_t *ctx)
 {
-    s_reap(pid, SIGKILL, 1000);
+    s_untrack(ctx->redis.pid);
+    t_redis_stop(&ctx->redis);
 }
 
 /* ---------------------------------------------------------------- the node */
@@ -459,8 +412,8 @@ static void s_cpu_sample(const s_ctx_t *ctx, bool node, pid_t mid, s_cpu_t *out)
 {
     memset(out, 0, sizeof *out);
     s_cpu_task(mid, node, &out->mid_run_ns, &out->mid_wait_ns);
-    if (ctx->redis_pid > 0)
-        s_cpu_task(ctx->redis_pid, false, &out->redis_run_ns, NULL);
+    if (ctx->redis.pid > 0)
+        s_cpu_task(ctx->redis.pid, false, &out->redis_run_ns, NULL);
     s_cpu_machine(&out->steal_ticks, &out->idle_ticks, &out->all_ticks);
 }
 
@@ -580,10 +533,10 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
     memset(res, 0, sizeof *res);
     res->rate = rate;
     nb_run_t run = {ctx->transport,
-                    s_free_port(),
-                    s_free_port(),
-                    s_free_port(),
-                    ctx->redis_port,
+                    t_free_port(),
+                    t_free_port(),
+                    t_free_port(),
+                    ctx->redis.port,
                     ctx->o.hwm,
                     rate,
                     0,
@@ -595,7 +548,7 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
         snprintf(res->note, sizeof res->note, "cannot map %zu bytes", bytes);
         return false;
     }
-    if (ctx->transport != NB_ZMQ && !s_redis_ok(ctx->redis_port, "FLUSHALL")) {
+    if (ctx->transport != NB_ZMQ && !s_redis_ok(ctx, "FLUSHALL")) {
         snprintf(res->note, sizeof res->note, "Redis did not answer FLUSHALL");
         munmap(sh, bytes);
         return false;
@@ -1146,10 +1099,9 @@ static void s_rm_root(s_ctx_t *ctx)
 static bool s_suite(s_ctx_t *ctx, s_size_t *z, int *nz, char *load0, char *load1,
                     const ml4t_bench_opts_t *opts)
 {
-    pid_t redis = 0;
     bool ok = true;
-    if (ctx->transport != NB_ZMQ && !s_redis_start(ctx, &redis)) {
-        fprintf(stderr, "ml4t-bench %s: cannot start %s\n", ctx->suite, S_REDIS_BIN);
+    if (ctx->transport != NB_ZMQ && !s_redis_start(ctx)) {
+        fprintf(stderr, "ml4t-bench %s: cannot start %s\n", ctx->suite, T_REDIS_BIN);
         ok = false;
     }
     if (ok && !ctx->o.floor_only && !ctx->o.floor_twice && !s_model(ctx)) {
@@ -1157,15 +1109,13 @@ static bool s_suite(s_ctx_t *ctx, s_size_t *z, int *nz, char *load0, char *load1
         s_node_log_tail(ctx);
         ok = false;
     }
-    ctx->redis_pid = redis;
     s_loadavg(load0, 128);
     if (ok && !opts->json)
         s_header(ctx, load0);
     fflush(stdout);
     ok = ok && s_sizes(ctx, z, nz);
-    if (redis)
-        s_redis_stop(redis);
-    ctx->redis_pid = 0;
+    if (ctx->redis.pid > 0)
+        s_redis_stop(ctx);
     s_loadavg(load1, 128);
     return ok;
 }
