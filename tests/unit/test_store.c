@@ -284,35 +284,70 @@ static void t_unwritable_dir_is_an_error(void)
 }
 
 #ifdef __linux__
-/* How many of this process's threads have value in field of their
-   /proc/self/task/<tid>/stat (19: nice, 41: scheduling policy). */
-static int s_threads_with(int field, int value)
+/* A thread's /proc/self/task/<tid>/<file>, as text ("" when unreadable). */
+static void s_task_read(const char *tid, const char *file, char *buf, size_t size)
+{
+    char path[300];
+    snprintf(path, sizeof path, "/proc/self/task/%s/%s", tid, file);
+    FILE *f = fopen(path, "r");
+    size_t len = f ? fread(buf, 1, size - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[len] = '\0';
+}
+
+/* How many of this process's threads match (match(tid, arg) is true). */
+static int s_threads_count(bool (*match)(const char *tid, const void *arg), const void *arg)
 {
     int n = 0;
     DIR *d = opendir("/proc/self/task");
     if (!d)
         return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], buf[1024];
-        snprintf(path, sizeof path, "/proc/self/task/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[len] = '\0';
-        /* after the ")" that ends the name: state is field 3 */
-        const char *p = strrchr(buf, ')');
-        int at = 2;
-        for (; p && *p && at < field; p++)
-            if (*p == ' ')
-                at++;
-        if (p && at == field && atoi(p) == value)
-            n++;
-    }
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            n += match(e->d_name, arg);
     closedir(d);
     return n;
+}
+
+typedef struct {
+    int field, value;
+} s_stat_field_t;
+
+static bool s_stat_has(const char *tid, const void *arg)
+{
+    const s_stat_field_t *want = arg;
+    char buf[1024];
+    s_task_read(tid, "stat", buf, sizeof buf);
+    /* after the ")" that ends the name: state is field 3 */
+    const char *p = strrchr(buf, ')');
+    int at = 2;
+    for (; p && *p && at < want->field; p++)
+        if (*p == ' ')
+            at++;
+    return p && at == want->field && atoi(p) == want->value;
+}
+
+/* How many of this process's threads have value in field of their
+   /proc/self/task/<tid>/stat (19: nice, 41: scheduling policy). */
+static int s_threads_with(int field, int value)
+{
+    s_stat_field_t want = {field, value};
+    return s_threads_count(s_stat_has, &want);
+}
+
+static bool s_comm_is(const char *tid, const void *name)
+{
+    char buf[32];
+    s_task_read(tid, "comm", buf, sizeof buf);
+    buf[strcspn(buf, "\n")] = '\0';
+    return strcmp(buf, name) == 0;
+}
+
+/* How many of this process's threads are called name. */
+static int s_threads_named(const char *name)
+{
+    return s_threads_count(s_comm_is, name);
 }
 
 static void t_writer_runs_niced(void)
@@ -358,29 +393,6 @@ static void t_writer_runs_idle_by_default(void)
     ml4t_store_close(&st);
     s_rm(dir);
 }
-/* How many of this process's threads are called name. */
-static int s_threads_named(const char *name)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return -1;
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[300], buf[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f && fgets(buf, sizeof buf, f))
-            buf[strcspn(buf, "\n")] = '\0';
-        if (f)
-            fclose(f);
-        n += strcmp(buf, name) == 0;
-    }
-    closedir(d);
-    return n;
-}
-
 /* The writer carries its name (ps -L, top -H), and goes with the store. */
 static void t_writer_is_named(void)
 {
