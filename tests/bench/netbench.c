@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -52,12 +53,15 @@ typedef struct {
 /* CPU over a run's measured window (from the go signal to the receiver's
    end): the middle's threads' time on a CPU and waiting in the run queue
    (schedstat, ns; the wait of the hot-path thread only, see s_cpu_task),
-   redis-server's time on a CPU, and the machine's ticks,
-   of which steal is the hypervisor running someone else on our vCPUs.
-   CPU time per message barely moves with the noise that moves latency. */
+   redis-server's time on a CPU, all our processes' (middle, Redis, sender,
+   receiver; the last two from their rusage when reaped), the window's length, and the machine's
+   steal ticks (the hypervisor running someone else on our vCPUs). Busy is ours / (window x cores)
+   from schedstat: /proc/stat's user and system ticks are sampled at the timer tick, which a
+   tickless core skips, so at 1,000/s they missed most of the work. CPU time per message barely
+   moves with the noise that moves latency. */
 typedef struct {
-    uint64_t mid_run_ns, mid_wait_ns, redis_run_ns;
-    uint64_t steal_ticks, idle_ticks, all_ticks; /* idle counts iowait too */
+    uint64_t mid_run_ns, mid_wait_ns, redis_run_ns, ours_run_ns, window_ns;
+    uint64_t steal_ticks;
 } s_cpu_t;
 
 /* One run's outcome. */
@@ -149,20 +153,23 @@ static pid_t s_spawn_role(int (*role)(const nb_run_t *, nb_shared_t *), const nb
 }
 
 /* Wait up to ms for pid; SIGKILL it after that. Returns its wait status, -1 if killed. */
-static int s_reap(pid_t pid, int sig, long ms)
+/* Wait up to ms for pid; SIGKILL it after that. Returns its wait status, -1
+   if killed; cpu_ns (optional): the CPU time it used in its whole life. */
+static int s_reap_cpu(pid_t pid, int sig, long ms, uint64_t *cpu_ns)
 {
     if (pid <= 0)
         return -1;
     if (sig)
         kill(pid, sig);
     int status = 0;
+    struct rusage ru = {0};
     for (long waited = 0;; waited += 5) {
-        pid_t r = waitpid(pid, &status, WNOHANG);
+        pid_t r = wait4(pid, &status, WNOHANG, &ru);
         if (r == pid || (r < 0 && errno != EINTR))
             break;
         if (waited >= ms) {
             kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
+            wait4(pid, &status, 0, &ru);
             status = -1;
             break;
         }
@@ -170,7 +177,15 @@ static int s_reap(pid_t pid, int sig, long ms)
         nanosleep(&ts, NULL);
     }
     s_untrack(pid);
+    if (cpu_ns)
+        *cpu_ns = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+                  (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
     return status;
+}
+
+static int s_reap(pid_t pid, int sig, long ms)
+{
+    return s_reap_cpu(pid, sig, ms, NULL);
 }
 
 static bool s_alive(pid_t pid)
@@ -393,28 +408,30 @@ static void s_cpu_task(pid_t pid, bool node, uint64_t *run, uint64_t *wait)
     closedir(dir);
 }
 
-/* The machine's steal, idle and total ticks, from /proc/stat's first line. */
-static void s_cpu_machine(uint64_t *steal, uint64_t *idle, uint64_t *all)
+/* The machine's steal ticks, from /proc/stat's first line (field 8). */
+static uint64_t s_cpu_steal(void)
 {
     FILE *f = fopen("/proc/stat", "r");
     unsigned long long v[8] = {0};
     if (f && fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                    &v[4], &v[5], &v[6], &v[7]) == 8) {
-        *steal = v[7];
-        *idle = v[3] + v[4];
-        *all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-    }
+                    &v[4], &v[5], &v[6], &v[7]) != 8)
+        v[7] = 0;
     if (f)
         fclose(f);
+    return v[7];
 }
 
+/* The middle's and Redis's times now (ours_run_ns: the two together; s_run
+   adds the sender's and receiver's, which are gone by the window's end). */
 static void s_cpu_sample(const s_ctx_t *ctx, bool node, pid_t mid, s_cpu_t *out)
 {
     memset(out, 0, sizeof *out);
+    out->window_ns = ml4t_clock_mono_ns();
     s_cpu_task(mid, node, &out->mid_run_ns, &out->mid_wait_ns);
     if (ctx->redis.pid > 0)
         s_cpu_task(ctx->redis.pid, false, &out->redis_run_ns, NULL);
-    s_cpu_machine(&out->steal_ticks, &out->idle_ticks, &out->all_ticks);
+    out->ours_run_ns = out->mid_run_ns + out->redis_run_ns;
+    out->steal_ticks = s_cpu_steal();
 }
 
 /* b - a, each field; a thread that ended inside the window takes its time
@@ -423,7 +440,7 @@ static s_cpu_t s_cpu_delta(const s_cpu_t *a, const s_cpu_t *b)
 {
 #define S_D(f) (b->f > a->f ? b->f - a->f : 0)
     s_cpu_t d = {S_D(mid_run_ns),  S_D(mid_wait_ns), S_D(redis_run_ns),
-                 S_D(steal_ticks), S_D(idle_ticks),  S_D(all_ticks)};
+                 S_D(ours_run_ns), S_D(window_ns),   S_D(steal_ticks)};
 #undef S_D
     return d;
 }
@@ -433,9 +450,9 @@ static void s_cpu_add(s_cpu_t *to, const s_cpu_t *d)
     to->mid_run_ns += d->mid_run_ns;
     to->mid_wait_ns += d->mid_wait_ns;
     to->redis_run_ns += d->redis_run_ns;
+    to->ours_run_ns += d->ours_run_ns;
+    to->window_ns += d->window_ns;
     to->steal_ticks += d->steal_ticks;
-    to->idle_ticks += d->idle_ticks;
-    to->all_ticks += d->all_ticks;
 }
 
 /* Per message received, in us; the steal as a percentage of the machine. */
@@ -444,17 +461,26 @@ static double s_cpu_us(uint64_t ns, const s_result_t *r)
     return r->received ? (double)ns / 1e3 / (double)r->received : 0.0;
 }
 
-static double s_steal_pct(const s_result_t *r)
+/* The machine's capacity over the window, in ns of CPU. */
+static double s_cpu_capacity_ns(const s_result_t *r)
 {
-    return r->cpu.all_ticks ? 100.0 * (double)r->cpu.steal_ticks / (double)r->cpu.all_ticks : 0.0;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return (double)r->cpu.window_ns * (double)(cores > 0 ? cores : 1);
 }
 
-/* How much of the machine was busy (every process, not stolen, not idle). */
+static double s_steal_pct(const s_result_t *r)
+{
+    long tck = sysconf(_SC_CLK_TCK);
+    double cap = s_cpu_capacity_ns(r);
+    return cap > 0 ? 100.0 * (double)r->cpu.steal_ticks * 1e9 / (double)(tck > 0 ? tck : 100) / cap
+                   : 0.0;
+}
+
+/* How much of the machine our processes kept busy (middle, Redis, sender, receiver). */
 static double s_busy_pct(const s_result_t *r)
 {
-    const s_cpu_t *c = &r->cpu;
-    uint64_t off = c->steal_ticks + c->idle_ticks;
-    return c->all_ticks > off ? 100.0 * (double)(c->all_ticks - off) / (double)c->all_ticks : 0.0;
+    double cap = s_cpu_capacity_ns(r);
+    return cap > 0 ? 100.0 * (double)r->cpu.ours_run_ns / cap : 0.0;
 }
 
 static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh, s_acc_t *acc)
@@ -561,13 +587,17 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
         mid > 0 && rx > 0 && tx > 0 && s_wait_joined(sh, mid, rx, tx, res->note, sizeof res->note);
     if (res->ok) {
         s_cpu_t c0, c1;
+        uint64_t rx0 = 0, tx0 = 0, rx1 = 0, tx1 = 0;
+        s_cpu_task(rx, false, &rx0, NULL);
+        s_cpu_task(tx, false, &tx0, NULL);
         s_cpu_sample(ctx, s_is_node(ctx, middle), mid, &c0);
         atomic_store(&sh->go, 1);
-        int st_rx = s_reap(rx, 0, (long)(seconds * 1000) + 60000);
+        int st_rx = s_reap_cpu(rx, 0, (long)(seconds * 1000) + 60000, &rx1);
         s_cpu_sample(ctx, s_is_node(ctx, middle), mid, &c1);
-        res->cpu = s_cpu_delta(&c0, &c1);
         atomic_store(&sh->stop, 1); /* the sender keeps its socket open until now */
-        int st_tx = s_reap(tx, 0, 30000);
+        int st_tx = s_reap_cpu(tx, 0, 30000, &tx1);
+        res->cpu = s_cpu_delta(&c0, &c1);
+        res->cpu.ours_run_ns += (rx1 > rx0 ? rx1 - rx0 : 0) + (tx1 > tx0 ? tx1 - tx0 : 0);
         if (st_tx != 0 || st_rx != 0) {
             res->ok = false;
             snprintf(res->note, sizeof res->note, "sender/receiver failed: %s", sh->error);
