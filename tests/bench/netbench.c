@@ -42,6 +42,7 @@ static const char *s_middle_name[] = {"floor", "node"};
 typedef struct {
     bool quick, smoke, floor_only, floor_twice, help;
     const char *node_path, *model;
+    const char *dump_dir; /* --dump: each run's latencies, one file per run */
     const char *node_args[S_MAX_NODE_ARGS];
     int n_node_args;
     double fixed_s, probe_s, hold_s, max_rate;
@@ -84,6 +85,7 @@ typedef struct {
     char node_log[96]; /* <root>/node.log */
     char model[128];   /* the model the node serves (--model, or trained into <root>) */
     int node_runs;     /* each node run gets a fresh <root>/node-<n> data directory */
+    int dumps;         /* files written to --dump */
 } s_ctx_t;
 
 /* Latencies pooled over several runs (a fixed rate's rounds). */
@@ -552,6 +554,25 @@ static void s_stop_middle(const s_ctx_t *ctx, s_middle_t middle, pid_t pid, nb_s
     }
 }
 
+/* --dump: the run's latencies in send order, one per line (0: never received),
+   to see when in a run a tail came (a stall, a slow start) and not only how big. */
+static void s_dump(s_ctx_t *ctx, s_middle_t middle, const nb_run_t *run, const nb_shared_t *sh)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%03d-%s-%zubar-%s-%.0f.txt", ctx->o.dump_dir, ctx->dumps++,
+             ctx->suite, run->pool->bars,
+             s_is_node(ctx, middle) || middle == S_FLOOR ? s_middle_name[middle] : "floor2",
+             run->rate);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "ml4t-bench %s: cannot write %s\n", ctx->suite, path);
+        return;
+    }
+    for (uint64_t i = 0; i < run->n; i++)
+        fprintf(f, "%llu\n", (unsigned long long)sh->lat_ns[i]);
+    fclose(f);
+}
+
 /* Start middle, receiver, sender; warm up; measure; tear everything down. */
 static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate, double seconds,
                   s_result_t *res, s_acc_t *acc)
@@ -607,9 +628,11 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
     s_reap(tx, SIGKILL, 1000);
     s_reap(rx, SIGKILL, 1000);
     s_stop_middle(ctx, middle, mid, sh, res);
-    if (res->ok)
+    if (res->ok) {
         s_result_fill(res, &run, sh, acc);
-    else if (s_is_node(ctx, middle))
+        if (ctx->o.dump_dir)
+            s_dump(ctx, middle, &run, sh);
+    } else if (s_is_node(ctx, middle))
         s_node_log_tail(ctx);
     munmap(sh, bytes);
     return res->ok;
@@ -944,7 +967,7 @@ static void s_usage(FILE *out, const char *suite)
     fprintf(out,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
             "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
-            "       [--max-rate N] [--rounds N] [--floor-twice]\n"
+            "       [--max-rate N] [--rounds N] [--floor-twice] [--dump DIR]\n"
             "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
             "                (default 10 s in 5 rounds, 5 s, 30 s)\n"
             "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
@@ -957,7 +980,10 @@ static void s_usage(FILE *out, const char *suite)
             "                verdicts then show what noise alone gives (no node needed)\n"
             "  --node PATH   the node executable (default %s/bin/ml4t-node)\n"
             "  --node-arg A  one more argument for the node (repeatable)\n"
-            "  --model FILE  the model the node serves (default: trained with ml4t-train)\n",
+            "  --model FILE  the model the node serves (default: trained with ml4t-train)\n"
+            "  --dump DIR    write each run's latencies to DIR (an existing directory): one\n"
+            "                file per run, <n>-<suite>-<bars>bar-<floor|node>-<rate>.txt,\n"
+            "                one line per measured signal in send order: ns, 0 = lost\n",
             suite, ML4T_BINARY_DIR);
 }
 
@@ -986,6 +1012,8 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             o->node_path = v, i++;
         else if (strcmp(a, "--model") == 0 && v)
             o->model = v, i++;
+        else if (strcmp(a, "--dump") == 0 && v)
+            o->dump_dir = v, i++;
         else if (strcmp(a, "--node-arg") == 0 && v && o->n_node_args < S_MAX_NODE_ARGS)
             o->node_args[o->n_node_args++] = v, i++;
         else if (strcmp(a, "--bars") == 0 && v) {
