@@ -6,6 +6,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #ifdef __linux__
 #include <sys/prctl.h>
@@ -50,4 +52,20 @@ int ml4t_sched_name(const char *name)
     (void)name;
     return ENOSYS;
 #endif
+}
+
+int ml4t_sched_passive_openmp(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY"))
+        return 0;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0)
+        return errno;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || (size_t)n >= sizeof self - 1)
+        snprintf(self, sizeof self, "/proc/self/exe"); /* works, with the name "exe" */
+    else
+        self[n] = '\0';
+    execv(self, argv);
+    return errno;
 }

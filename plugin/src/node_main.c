@@ -2,6 +2,7 @@
     ML4T_* environment variables, then flags; every invalid value is named in
     one message before anything starts. SIGINT/SIGTERM stop it cleanly. */
 #include "ml4t/node.h"
+#include "ml4t/sched.h"
 
 #include <pthread.h>
 #ifdef __GLIBC__
@@ -118,30 +119,9 @@ static const char *s_config_file(int argc, char **argv)
     return getenv("ML4T_CONFIG");
 }
 
-/* XGBoost's OpenMP threads spin for a while after each parallel region; on a
-   small machine a retrain would then steal the hot path's core. libgomp reads
-   OMP_WAIT_POLICY once, when it is loaded, so it must be in the environment
-   before the program starts: re-execute once with it set, unless the operator
-   chose a policy. The program is re-executed by its real path, not
-   /proc/self/exe, so that it keeps its name (ps -C, pgrep -x, top). */
-static void s_passive_openmp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0 || (size_t)n >= sizeof self - 1)
-        snprintf(self, sizeof self, "/proc/self/exe"); /* works, with the name "exe" */
-    else
-        self[n] = '\0';
-    execv(self, argv);
-    /* exec failed: carry on with the default policy */
-}
-
 int main(int argc, char **argv)
 {
-    s_passive_openmp(argv);
+    ml4t_sched_passive_openmp(argv); /* returns only when it did not re-execute */
 #ifdef __GLIBC__
     /* Blocks of 1 MiB and more get mappings of their own, returned when freed.
        By default glibc raises this threshold to the largest block freed, so

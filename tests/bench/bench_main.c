@@ -1,5 +1,6 @@
 /*  ml4t-bench SUITE [--json] [suite options]: benchmarks that print figures. */
 #include "bench.h"
+#include "ml4t/sched.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,22 +134,9 @@ static void s_usage(FILE *out)
     fprintf(out, "\n'ml4t-bench SUITE --help' lists a suite's options.\n");
 }
 
-/* XGBoost's OpenMP threads spin for a while after each parallel region and so
-   steal a core from the thread being measured. libgomp reads OMP_WAIT_POLICY once,
-   when it is loaded, so it must be in the environment before the program starts:
-   re-execute once with it set when the caller did not choose a policy. */
-static void s_passive_openmp(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY"))
-        return;
-    setenv("OMP_WAIT_POLICY", "passive", 1);
-    execv("/proc/self/exe", argv);
-    /* exec failed: carry on with the default policy */
-}
-
 int main(int argc, char **argv)
 {
-    s_passive_openmp(argv);
+    ml4t_sched_passive_openmp(argv); /* returns only when it did not re-execute */
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         s_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;

@@ -34,6 +34,18 @@ int ml4t_sched_name(const char *name);
    wants. An unprivileged thread cannot come back from it. 0 or an errno value. */
 int ml4t_sched_idle(void);
 
+/* For a program's main(), before anything else: XGBoost's OpenMP threads
+   spin for a while after each parallel region, and on a small machine they
+   then steal the core of the thread that matters (the hot path, or the thread
+   a benchmark measures). libgomp reads OMP_WAIT_POLICY once, when it is
+   loaded, so the policy must be in the environment before the program starts.
+   When OMP_WAIT_POLICY is unset this sets it to passive and executes the
+   program again with argv, by its real path (/proc/self/exe resolved) so that
+   it keeps its name for ps -C, pgrep -x and top; it returns only when it did
+   not re-execute: 0 when the operator had chosen a policy, else an errno
+   value (the program then carries on with libgomp's default policy). */
+int ml4t_sched_passive_openmp(char **argv);
+
 #ifdef __cplusplus
 }
 #endif
