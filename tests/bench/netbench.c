@@ -389,15 +389,20 @@ static void s_cpu_task(pid_t pid, bool node, uint64_t *run, uint64_t *wait)
         if (e->d_name[0] == '.')
             continue;
         char file[96], comm[32] = "";
-        snprintf(file, sizeof file, "%s/%.16s/comm", path, e->d_name);
-        FILE *f = fopen(file, "r");
-        if (f && fgets(comm, sizeof comm, f))
-            comm[strcspn(comm, "\n")] = '\0';
-        if (f)
-            fclose(f);
-        bool hot = node ? strcmp(comm, "ml4t-hot") == 0 : atoi(e->d_name) == (int)pid;
+        bool hot = false; /* only asked for when wait is */
+        if (wait && node) {
+            snprintf(file, sizeof file, "%s/%.16s/comm", path, e->d_name);
+            FILE *c = fopen(file, "r");
+            if (c && fgets(comm, sizeof comm, c))
+                comm[strcspn(comm, "\n")] = '\0';
+            if (c)
+                fclose(c);
+            hot = strcmp(comm, "ml4t-hot") == 0;
+        } else if (wait) {
+            hot = atoi(e->d_name) == (int)pid;
+        }
         snprintf(file, sizeof file, "%s/%.16s/schedstat", path, e->d_name);
-        f = fopen(file, "r");
+        FILE *f = fopen(file, "r");
         unsigned long long r, w;
         if (f && fscanf(f, "%llu %llu", &r, &w) == 2) {
             *run += r;
@@ -463,18 +468,29 @@ static double s_cpu_us(uint64_t ns, const s_result_t *r)
     return r->received ? (double)ns / 1e3 / (double)r->received : 0.0;
 }
 
+/* The machine's cores and clock ticks a second, read once (main thread only). */
+static long s_sysconf(int name, long fallback)
+{
+    static long cores, ticks;
+    long *v = name == _SC_CLK_TCK ? &ticks : &cores;
+    if (*v == 0) {
+        long got = sysconf(name);
+        *v = got > 0 ? got : fallback;
+    }
+    return *v;
+}
+
 /* The machine's capacity over the window, in ns of CPU. */
 static double s_cpu_capacity_ns(const s_result_t *r)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return (double)r->cpu.window_ns * (double)(cores > 0 ? cores : 1);
+    return (double)r->cpu.window_ns * (double)s_sysconf(_SC_NPROCESSORS_ONLN, 1);
 }
 
 static double s_steal_pct(const s_result_t *r)
 {
-    long tck = sysconf(_SC_CLK_TCK);
     double cap = s_cpu_capacity_ns(r);
-    return cap > 0 ? 100.0 * (double)r->cpu.steal_ticks * 1e9 / (double)(tck > 0 ? tck : 100) / cap
+    return cap > 0 ? 100.0 * (double)r->cpu.steal_ticks * 1e9 /
+                         (double)s_sysconf(_SC_CLK_TCK, 100) / cap
                    : 0.0;
 }
 
