@@ -3,6 +3,7 @@ and redis-server as child processes that are always killed, and signal messages
 built from the bundled month (examples/python/strategy.py)."""
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,16 @@ sys.path.insert(0, os.path.join(SRC, "examples", "python"))
 import strategy  # noqa: E402  (load_bars, signal_message, plan)
 
 _children = []
+_workdirs = []
+
+
+def workdir(prefix):
+    """A fresh directory under the system's temporary one, for a test's logs,
+    data and Redis: removed by Checker.done() when every check passed, kept
+    (and named) when one failed or the test died, for a look afterwards."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    _workdirs.append(d)
+    return d
 
 
 def free_port():
@@ -267,5 +278,14 @@ class Checker:
             print("  FAIL %s" % what)
 
     def done(self):
+        """The verdict; removes the test's work directories when it passed."""
         print("%s: %d checks, %d failed" % (self.name, self.checks, self.failed))
+        if self.failed:
+            for d in _workdirs:
+                print("%s: kept for a look: %s" % (self.name, d))
+        else:
+            cleanup()  # nothing may still write into them
+            for d in _workdirs:
+                shutil.rmtree(d, ignore_errors=True)
+        _workdirs.clear()
         return 1 if self.failed else 0

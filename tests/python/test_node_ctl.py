@@ -11,7 +11,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
 import msgpack
@@ -184,7 +183,7 @@ def case_no_node(c, tmp):
 
 def main():
     c = nodeutil.Checker("test_node_ctl")
-    tmp = tempfile.mkdtemp(prefix="ml4t-node-ctl-")
+    tmp = nodeutil.workdir("ml4t-node-ctl-")
     try:
         print("case config_errors"); case_config_errors(c, tmp)
         print("case ctl"); case_ctl(c, tmp)

@@ -5,7 +5,6 @@ Redis flow over pub/sub and Streams."""
 import os
 import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import nodeutil  # noqa: E402
@@ -30,7 +29,7 @@ def run_pair(c, node, strategy_cmd, n, label):
 
 def main():
     c = nodeutil.Checker("test_node_examples")
-    tmp = tempfile.mkdtemp(prefix="ml4t-node-examples-")
+    tmp = nodeutil.workdir("ml4t-node-examples-")
     try:
         node = nodeutil.Node(tmp, "--zmq.sndhwm", "0")
         ep = "tcp://127.0.0.1:%d" % node.sig_port

@@ -4,7 +4,6 @@ fallback): signals flow over ZeroMQ; the primary's peers stop mid-stream; the
 node moves to Redis and the stream continues there, every signal answered."""
 import os
 import sys
-import tempfile
 import threading
 import time
 
@@ -18,7 +17,7 @@ from nodeutil import strategy  # noqa: E402
 
 def main():
     c = nodeutil.Checker("test_node_failover")
-    tmp = tempfile.mkdtemp(prefix="ml4t-node-failover-")
+    tmp = nodeutil.workdir("ml4t-node-failover-")
     bars = strategy.load_bars()
     sent = {}
     for i, (inst, end) in enumerate(strategy.plan(bars, 600, 3)):

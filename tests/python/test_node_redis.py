@@ -13,7 +13,6 @@
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 
@@ -220,7 +219,7 @@ def case_streams_paused_takeover(c, tmp):
 
 def main():
     c = nodeutil.Checker("test_node_redis")
-    tmp = tempfile.mkdtemp(prefix="ml4t-node-redis-")
+    tmp = nodeutil.workdir("ml4t-node-redis-")
     try:
         for name, fn in (("pubsub", case_pubsub), ("streams_kill_restart", case_streams_kill_restart),
                          ("streams_takeover", case_streams_takeover),

@@ -9,7 +9,6 @@
      allowed, size 0)."""
 import os
 import sys
-import tempfile
 import threading
 import time
 
@@ -179,7 +178,7 @@ def case_drawdown_blocks(c, node, link, bars):
 
 def main():
     c = nodeutil.Checker("test_node_zmq")
-    tmp = tempfile.mkdtemp(prefix="ml4t-node-zmq-")
+    tmp = nodeutil.workdir("ml4t-node-zmq-")
     try:
         node = nodeutil.Node(tmp, "--zmq.sndhwm", "0", "--zmq.rcvhwm", "0")
         link = Link(node)
