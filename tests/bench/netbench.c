@@ -47,7 +47,8 @@ typedef struct {
     int n_node_args;
     double fixed_s, probe_s, hold_s, max_rate;
     int hwm;
-    int rounds; /* a fixed rate's time is split into this many floor/node alternations */
+    int rounds;       /* a fixed rate's time is split into this many floor/node alternations */
+    double max_steal; /* a run whose machine-wide steal passed this (%) is measured again */
     bool bars100, bars1;
 } s_opts_t;
 
@@ -73,6 +74,7 @@ typedef struct {
     bool held;   /* every message once, the rate achieved, no backlog left */
     bool ok;     /* the run itself worked (processes started, answers came) */
     s_cpu_t cpu; /* over the measured window; pooled rounds add up */
+    int repeats; /* runs (a fixed rate: rounds) measured again for steal above --max-steal */
     char note[320];
 } s_result_t;
 
@@ -680,16 +682,36 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
             r->note[0] ? "  " : "", r->note);
 }
 
+/* How many times a probe or hold, or a fixed rate's rounds, may be measured
+   again because the machine's steal passed --max-steal; after that the last
+   run counts, steal and all (its steal is printed). */
+#define S_STEAL_REPEATS 2
+
+/* True when r ran while the hypervisor took more than --max-steal of the machine. */
+static bool s_stolen(const s_ctx_t *ctx, const s_result_t *r)
+{
+    return ctx->o.max_steal < 100 && s_steal_pct(r) > ctx->o.max_steal;
+}
+
 static bool s_measure(s_ctx_t *ctx, s_middle_t m, nb_pool_t *pool, double rate, double seconds,
                       const char *what, s_result_t *res)
 {
-    bool ok = s_run(ctx, m, pool, rate, seconds, res, NULL);
-    if (ok)
+    for (int repeats = 0;; repeats++) {
+        bool ok = s_run(ctx, m, pool, rate, seconds, res, NULL);
+        if (!ok) {
+            fprintf(stderr, "ml4t-bench %s: %s run at %.0f/s failed: %s\n", ctx->suite,
+                    s_middle_name[m], rate, res->note);
+            return false;
+        }
+        res->repeats = repeats;
+        bool again = repeats < S_STEAL_REPEATS && s_stolen(ctx, res);
+        if (again)
+            snprintf(res->note, sizeof res->note, "steal above %.0f%%: measured again",
+                     ctx->o.max_steal);
         s_progress(ctx, m, pool->bars, what, res);
-    else
-        fprintf(stderr, "ml4t-bench %s: %s run at %.0f/s failed: %s\n", ctx->suite,
-                s_middle_name[m], rate, res->note);
-    return ok;
+        if (!again)
+            return true;
+    }
 }
 
 /* Highest rate held with zero loss: double (or halve) from the 10,000/s run
@@ -743,49 +765,81 @@ typedef struct {
     bool searched;
 } s_size_t;
 
+/* Adds one round's run to a fixed rate's result (the first round is copied). */
+static void s_round_add(s_result_t *t, const s_result_t *part, bool first)
+{
+    if (first) {
+        int repeats = t->repeats;
+        *t = *part;
+        t->repeats = repeats;
+        return;
+    }
+    s_cpu_add(&t->cpu, &part->cpu);
+    t->n += part->n;
+    t->received += part->received;
+    t->lost += part->lost;
+    t->duplicates += part->duplicates;
+    t->errors += part->errors;
+    t->send_failed += part->send_failed;
+    t->late_sends += part->late_sends;
+    t->achieved = fmin(t->achieved, part->achieved);
+    t->backlog_ms = fmax(t->backlog_ms, part->backlog_ms);
+    t->max_lag_ms = fmax(t->max_lag_ms, part->max_lag_ms);
+    if ((t->held && !part->held) || (!t->note[0] && part->note[0]))
+        snprintf(t->note, sizeof t->note, "%s", part->note);
+    t->held = t->held && part->held;
+}
+
 /* One fixed rate: floor and node alternate in o.rounds rounds of
    fixed_s / rounds seconds each (floor first, then node first, ...), so that a
    burst of outside load lands on both rather than on whichever happened to run
-   then; each one's latencies are pooled over its rounds. */
+   then; each one's latencies are pooled over its rounds. A round in which the
+   machine's steal passed --max-steal for either of them is measured again,
+   both runs, up to S_STEAL_REPEATS x rounds times in all: the comparison is
+   then made on the rounds the hypervisor left alone. */
 static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_result_t *out)
 {
-    int rounds = ctx->o.rounds;
+    int rounds = ctx->o.rounds, repeats = 0;
     s_acc_t acc[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    out[0].repeats = out[1].repeats = 0;
     bool ok = true;
     for (int r = 0; ok && r < rounds; r++) {
+        s_result_t part[2];
+        size_t kept[2] = {acc[0].n, acc[1].n};
+        bool stolen = false;
         for (int k = 0; ok && k < middles; k++) {
             /* who goes first swaps every round: with the floor always first,
                --floor-twice showed the second slot's p99 7-24 % higher in 7
                of 8 comparisons of the floor with itself */
             int m = middles == 2 && r % 2 ? 1 - k : k;
-            s_result_t part, *t = &out[m];
-            ok = s_run(ctx, (s_middle_t)m, pool, rate, ctx->o.fixed_s / rounds, &part, &acc[m]);
+            ok = s_run(ctx, (s_middle_t)m, pool, rate, ctx->o.fixed_s / rounds, &part[m], &acc[m]);
             if (!ok) {
                 fprintf(stderr, "ml4t-bench %s: %s run at %.0f/s failed: %s\n", ctx->suite,
-                        s_middle_name[m], rate, part.note);
+                        s_middle_name[m], rate, part[m].note);
                 break;
             }
-            if (r == 0) {
-                *t = part;
-                continue;
-            }
-            s_cpu_add(&t->cpu, &part.cpu);
-            t->n += part.n;
-            t->received += part.received;
-            t->lost += part.lost;
-            t->duplicates += part.duplicates;
-            t->errors += part.errors;
-            t->send_failed += part.send_failed;
-            t->late_sends += part.late_sends;
-            t->achieved = fmin(t->achieved, part.achieved);
-            t->backlog_ms = fmax(t->backlog_ms, part.backlog_ms);
-            t->max_lag_ms = fmax(t->max_lag_ms, part.max_lag_ms);
-            if ((t->held && !part.held) || (!t->note[0] && part.note[0]))
-                snprintf(t->note, sizeof t->note, "%s", part.note);
-            t->held = t->held && part.held;
+            stolen = stolen || s_stolen(ctx, &part[m]);
         }
+        if (!ok)
+            break;
+        if (stolen && repeats < S_STEAL_REPEATS * rounds) {
+            repeats++;
+            for (int m = 0; m < middles; m++)
+                acc[m].n = kept[m]; /* this round's latencies are dropped */
+            fprintf(stderr,
+                    "  %s %zu-bar round %d at %.0f/s measured again: steal %.0f%% (floor) "
+                    "%.0f%% (%s), above %.0f%%\n",
+                    ctx->suite, pool->bars, r + 1, rate, s_steal_pct(&part[S_FLOOR]),
+                    middles == 2 ? s_steal_pct(&part[S_NODE]) : 0.0,
+                    middles == 2 ? s_middle_name[S_NODE] : "-", ctx->o.max_steal);
+            r--;
+            continue;
+        }
+        for (int m = 0; m < middles; m++)
+            s_round_add(&out[m], &part[m], r == 0);
     }
     for (int m = 0; ok && m < middles; m++) {
+        out[m].repeats = repeats;
         out[m].p50_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 50.0) / 1e3;
         out[m].p99_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 99.0) / 1e3;
         out[m].p999_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 99.9) / 1e3;
@@ -863,6 +917,12 @@ static void s_print_cpu(const s_ctx_t *ctx, const s_size_t *z)
         else
             printf(" %10s | %.0f%%, %.0f%%\n", "-", s_busy_pct(f), s_steal_pct(f));
     }
+    if (ctx->o.max_steal >= 100 || ctx->o.smoke)
+        return;
+    printf("  rounds measured again for steal above %.0f%%:", ctx->o.max_steal);
+    for (int i = 0; i < z->n_rates; i++)
+        printf("%s %.0f/s %d", i ? "," : "", z->rates[i], z->fixed[i][S_FLOOR].repeats);
+    printf("\n");
 }
 
 static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
@@ -956,6 +1016,8 @@ static void s_figures(ml4t_bench_report_t *rep, const s_ctx_t *ctx, const s_size
             snprintf(key, sizeof key, "b%zu_r%.0f_%s", z->bars, z->rates[i], s_middle_name[m]);
             s_figures_result(rep, key, &z->fixed[i][m]);
         }
+        snprintf(key, sizeof key, "b%zu_r%.0f_steal_repeats", z->bars, z->rates[i]);
+        ml4t_bench_report_add(rep, key, z->fixed[i][S_FLOOR].repeats, "rounds");
         if (middles == 2) {
             snprintf(key, sizeof key, "b%zu_r%.0f_p99_ratio", z->bars, z->rates[i]);
             ml4t_bench_report_add(
@@ -983,11 +1045,16 @@ static void s_usage(FILE *out, const char *suite)
     fprintf(out,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
             "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
-            "       [--max-rate N] [--rounds N] [--floor-twice] [--dump DIR]\n"
+            "       [--max-rate N] [--rounds N] [--max-steal PCT] [--floor-twice] [--dump DIR]\n"
             "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
             "                (default 10 s in 5 rounds, 5 s, 30 s)\n"
             "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
             "                alternating; each one's latencies are pooled over its rounds\n"
+            "  --max-steal P a run during which the hypervisor took more than P %% of the\n"
+            "                machine (steal, /proc/stat) is measured again, a fixed rate's\n"
+            "                round as a floor/node pair, up to 2 times per run (2 x rounds\n"
+            "                per fixed rate); then it counts. Default 10; 100: never;\n"
+            "                --smoke: never\n"
             "  --max-rate N  the rate search goes no higher (default 1000000)\n"
             "  --bars B      100, 1 or both (default both); --hwm N: high-water marks\n"
             "  --smoke       500 messages at 500/s per size, no search; exit 1 on any loss\n"
@@ -1012,6 +1079,7 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
                     .max_rate = 1e6,
                     .hwm = 100000,
                     .rounds = 5,
+                    .max_steal = 10,
                     .bars100 = true,
                     .bars1 = true};
     for (int i = 0; i < opts->argc; i++) {
@@ -1019,7 +1087,7 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
         if (strcmp(a, "--quick") == 0)
             o->quick = true, o->fixed_s = 3, o->probe_s = 2, o->hold_s = 5, o->rounds = 3;
         else if (strcmp(a, "--smoke") == 0)
-            o->smoke = true, o->fixed_s = 1, o->rounds = 1;
+            o->smoke = true, o->fixed_s = 1, o->rounds = 1, o->max_steal = 100;
         else if (strcmp(a, "--floor-only") == 0)
             o->floor_only = true;
         else if (strcmp(a, "--floor-twice") == 0)
@@ -1042,6 +1110,8 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             o->rounds = atoi(v), i++;
         else if (strcmp(a, "--max-rate") == 0 && v && atof(v) >= S_MIN_RATE)
             o->max_rate = atof(v), i++;
+        else if (strcmp(a, "--max-steal") == 0 && v && atof(v) > 0 && atof(v) <= 100)
+            o->max_steal = atof(v), i++;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             s_usage(stdout, suite);
             o->help = true;
@@ -1084,6 +1154,11 @@ static void s_header(const s_ctx_t *ctx, const char *load)
         printf("  fixed rates held %.0f s each, in %d rounds alternating floor and node; search "
                "probes %.0f s; highest rate held %.0f s\n",
                ctx->o.fixed_s, ctx->o.rounds, ctx->o.probe_s, ctx->o.hold_s);
+    if (!ctx->o.smoke && ctx->o.max_steal < 100)
+        printf("  a run during which steal passed %.0f%% of the machine is measured again: a "
+               "probe or hold up to %d times, a fixed rate's round (both runs) up to %d x "
+               "rounds times\n",
+               ctx->o.max_steal, S_STEAL_REPEATS, S_STEAL_REPEATS);
 }
 
 /* Runs every size; false when a run failed (the message is already printed). */
