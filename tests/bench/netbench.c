@@ -49,6 +49,7 @@ typedef struct {
     int hwm;
     int rounds;       /* a fixed rate's time is split into this many floor/node alternations */
     double max_steal; /* a run whose machine-wide steal passed this (%) is measured again */
+    double only_rate; /* --rate: this fixed rate alone, no search; 0 = 1,000 and 10,000/s */
     bool bars100, bars1;
 } s_opts_t;
 
@@ -855,13 +856,14 @@ static bool s_size_run(s_ctx_t *ctx, nb_pool_t *pool, s_size_t *z)
     int middles = ctx->o.floor_only ? 1 : 2;
     z->bars = pool->bars;
     z->msg_bytes = pool->mean_len;
-    z->n_rates = ctx->o.smoke ? 1 : S_FIXED_RATES;
+    bool one = ctx->o.smoke || ctx->o.only_rate > 0;
+    z->n_rates = one ? 1 : S_FIXED_RATES;
     for (int i = 0; i < z->n_rates; i++) {
-        z->rates[i] = ctx->o.smoke ? 500.0 : s_fixed_rates[i];
+        z->rates[i] = ctx->o.smoke ? 500.0 : one ? ctx->o.only_rate : s_fixed_rates[i];
         if (!s_fixed(ctx, pool, z->rates[i], middles, z->fixed[i]))
             return false;
     }
-    if (ctx->o.smoke)
+    if (one)
         return true;
     z->searched = true;
     for (int m = 0; m < middles; m++) {
@@ -1045,7 +1047,8 @@ static void s_usage(FILE *out, const char *suite)
     fprintf(out,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
             "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
-            "       [--max-rate N] [--rounds N] [--max-steal PCT] [--floor-twice] [--dump DIR]\n"
+            "       [--max-rate N] [--rate N] [--rounds N] [--max-steal PCT] [--floor-twice]\n"
+            "       [--dump DIR]\n"
             "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
             "                (default 10 s in 5 rounds, 5 s, 30 s)\n"
             "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
@@ -1056,6 +1059,8 @@ static void s_usage(FILE *out, const char *suite)
             "                per fixed rate); then it counts. Default 10; 100: never;\n"
             "                --smoke: never\n"
             "  --max-rate N  the rate search goes no higher (default 1000000)\n"
+            "  --rate N      this fixed rate alone (its rounds), no search: for comparing\n"
+            "                two nodes or two settings (--node, --node-arg) at one rate\n"
             "  --bars B      100, 1 or both (default both); --hwm N: high-water marks\n"
             "  --smoke       500 messages at 500/s per size, no search; exit 1 on any loss\n"
             "  --floor-only  measure the bare forwarder alone (no node needed)\n"
@@ -1110,6 +1115,8 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             o->rounds = atoi(v), i++;
         else if (strcmp(a, "--max-rate") == 0 && v && atof(v) >= S_MIN_RATE)
             o->max_rate = atof(v), i++;
+        else if (strcmp(a, "--rate") == 0 && v && atof(v) >= S_MIN_RATE && atof(v) <= 1e7)
+            o->only_rate = atof(v), i++;
         else if (strcmp(a, "--max-steal") == 0 && v && atof(v) > 0 && atof(v) <= 100)
             o->max_steal = atof(v), i++;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -1150,6 +1157,10 @@ static void s_header(const s_ctx_t *ctx, const char *load)
                                           : "; Redis pub/sub output buffer limit 1 GB");
     if (ctx->o.smoke)
         printf("  smoke: %.0f s at 500/s per size\n", ctx->o.fixed_s);
+    else if (ctx->o.only_rate > 0)
+        printf("  %.0f/s alone (--rate), held %.0f s in %d rounds alternating floor and node; "
+               "no search\n",
+               ctx->o.only_rate, ctx->o.fixed_s, ctx->o.rounds);
     else
         printf("  fixed rates held %.0f s each, in %d rounds alternating floor and node; search "
                "probes %.0f s; highest rate held %.0f s\n",
@@ -1281,9 +1292,18 @@ int nb_main(const char *suite, nb_transport_t transport, const ml4t_bench_opts_t
                 suite, ctx.o.node_path);
         return 1;
     }
-    snprintf(ctx.root, sizeof ctx.root, "/tmp/ml4t-netbench-XXXXXX");
+    /* under $TMPDIR when set (e.g. a tmpfs, to keep the node's history off
+       the disk), else /tmp; the paths built on it must fit their buffers */
+    const char *tmp = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    int n = snprintf(ctx.root, sizeof ctx.root, "%s/ml4t-netbench-XXXXXX", tmp);
+    if (n < 0 || (size_t)n >= sizeof ctx.root) {
+        fprintf(stderr, "ml4t-bench %s: TMPDIR=%s: too long (at most %zu characters)\n", suite, tmp,
+                sizeof ctx.root - sizeof "/ml4t-netbench-XXXXXX");
+        return 1;
+    }
     if (!mkdtemp(ctx.root)) {
-        fprintf(stderr, "ml4t-bench %s: cannot create a directory in /tmp\n", suite);
+        fprintf(stderr, "ml4t-bench %s: cannot create a directory in %s: %s\n", suite, tmp,
+                strerror(errno));
         return 1;
     }
     snprintf(s_root_sig, sizeof s_root_sig, "%s", ctx.root);
