@@ -688,10 +688,16 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
    run counts, steal and all (its steal is printed). */
 #define S_STEAL_REPEATS 2
 
+/* Whether runs under steal are measured again at all (never in --smoke). */
+static bool s_steal_guard(const s_ctx_t *ctx)
+{
+    return !ctx->o.smoke && ctx->o.max_steal < 100;
+}
+
 /* True when r ran while the hypervisor took more than --max-steal of the machine. */
 static bool s_stolen(const s_ctx_t *ctx, const s_result_t *r)
 {
-    return ctx->o.max_steal < 100 && s_steal_pct(r) > ctx->o.max_steal;
+    return s_steal_guard(ctx) && s_steal_pct(r) > ctx->o.max_steal;
 }
 
 static bool s_measure(s_ctx_t *ctx, s_middle_t m, nb_pool_t *pool, double rate, double seconds,
@@ -770,9 +776,7 @@ typedef struct {
 static void s_round_add(s_result_t *t, const s_result_t *part, bool first)
 {
     if (first) {
-        int repeats = t->repeats;
         *t = *part;
-        t->repeats = repeats;
         return;
     }
     s_cpu_add(&t->cpu, &part->cpu);
@@ -802,7 +806,6 @@ static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_r
 {
     int rounds = ctx->o.rounds, repeats = 0;
     s_acc_t acc[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
-    out[0].repeats = out[1].repeats = 0;
     bool ok = true;
     for (int r = 0; ok && r < rounds; r++) {
         s_result_t part[2];
@@ -919,7 +922,7 @@ static void s_print_cpu(const s_ctx_t *ctx, const s_size_t *z)
         else
             printf(" %10s | %.0f%%, %.0f%%\n", "-", s_busy_pct(f), s_steal_pct(f));
     }
-    if (ctx->o.max_steal >= 100 || ctx->o.smoke)
+    if (!s_steal_guard(ctx))
         return;
     printf("  rounds measured again for steal above %.0f%%:", ctx->o.max_steal);
     for (int i = 0; i < z->n_rates; i++)
@@ -1092,7 +1095,7 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
         if (strcmp(a, "--quick") == 0)
             o->quick = true, o->fixed_s = 3, o->probe_s = 2, o->hold_s = 5, o->rounds = 3;
         else if (strcmp(a, "--smoke") == 0)
-            o->smoke = true, o->fixed_s = 1, o->rounds = 1, o->max_steal = 100;
+            o->smoke = true, o->fixed_s = 1, o->rounds = 1;
         else if (strcmp(a, "--floor-only") == 0)
             o->floor_only = true;
         else if (strcmp(a, "--floor-twice") == 0)
@@ -1165,7 +1168,7 @@ static void s_header(const s_ctx_t *ctx, const char *load)
         printf("  fixed rates held %.0f s each, in %d rounds alternating floor and node; search "
                "probes %.0f s; highest rate held %.0f s\n",
                ctx->o.fixed_s, ctx->o.rounds, ctx->o.probe_s, ctx->o.hold_s);
-    if (!ctx->o.smoke && ctx->o.max_steal < 100)
+    if (s_steal_guard(ctx))
         printf("  a run during which steal passed %.0f%% of the machine is measured again: a "
                "probe or hold up to %d times, a fixed rate's round (both runs) up to %d x "
                "rounds times\n",
@@ -1294,7 +1297,9 @@ int nb_main(const char *suite, nb_transport_t transport, const ml4t_bench_opts_t
     }
     /* under $TMPDIR when set (e.g. a tmpfs, to keep the node's history off
        the disk), else /tmp; the paths built on it must fit their buffers */
-    const char *tmp = getenv("TMPDIR") && getenv("TMPDIR")[0] ? getenv("TMPDIR") : "/tmp";
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !tmp[0])
+        tmp = "/tmp";
     int n = snprintf(ctx.root, sizeof ctx.root, "%s/ml4t-netbench-XXXXXX", tmp);
     if (n < 0 || (size_t)n >= sizeof ctx.root) {
         fprintf(stderr, "ml4t-bench %s: TMPDIR=%s: too long (at most %zu characters)\n", suite, tmp,
