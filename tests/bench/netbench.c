@@ -72,6 +72,11 @@ typedef struct {
     double rate, achieved;
     uint64_t n, received, lost, duplicates, send_failed, late_sends, errors;
     double p50_us, p99_us, p999_us, backlog_ms, max_lag_ms;
+    /* the node only: its own time per signal (latency_ns in its answers) and
+       the rest of each signal's way (send -> receipt less that), for the
+       signals whose answer carried it (own_n of them) */
+    double own_p50_us, own_p99_us, own_p999_us, rest_p50_us, rest_p99_us, rest_p999_us;
+    uint64_t own_n;
     bool held;   /* every message once, the rate achieved, no backlog left */
     bool ok;     /* the run itself worked (processes started, answers came) */
     s_cpu_t cpu; /* over the measured window; pooled rounds add up */
@@ -91,11 +96,37 @@ typedef struct {
     int dumps;         /* files written to --dump */
 } s_ctx_t;
 
-/* Latencies pooled over several runs (a fixed rate's rounds). */
+/* Latencies pooled over several runs (a fixed rate's rounds): send ->
+   receipt, and for the node its own time and the rest of the way. */
+enum { S_E2E = 0, S_OWN, S_REST, S_SERIES };
 typedef struct {
     uint64_t *v;
     size_t n, cap;
+} s_vec_t;
+typedef struct {
+    s_vec_t s[S_SERIES];
 } s_acc_t;
+
+static void s_vec_append(s_vec_t *a, const uint64_t *v, size_t k)
+{
+    if (a->n + k > a->cap) {
+        size_t cap = (a->n + k) * 2;
+        uint64_t *nv = realloc(a->v, cap * sizeof *nv);
+        if (!nv)
+            return; /* the pooled figures then leave this run out */
+        a->v = nv, a->cap = cap;
+    }
+    memcpy(a->v + a->n, v, k * sizeof *v);
+    a->n += k;
+}
+
+/* p50, p99 and p999 of v[0..k), in us. */
+static void s_pcts(uint64_t *v, size_t k, double *p50, double *p99, double *p999)
+{
+    *p50 = ml4t_bench_percentile(v, k, 50.0) / 1e3;
+    *p99 = ml4t_bench_percentile(v, k, 99.0) / 1e3;
+    *p999 = ml4t_bench_percentile(v, k, 99.9) / 1e3;
+}
 
 /* ---------------------------------------------------------------- processes */
 
@@ -519,23 +550,27 @@ static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh,
     res->backlog_ms = sh->last_recv_ns > sh->last_send_ns
                           ? (double)(sh->last_recv_ns - sh->last_send_ns) / 1e6
                           : 0.0;
-    uint64_t *lat = malloc((sh->received ? sh->received : 1) * sizeof *lat);
-    size_t k = 0;
-    for (uint64_t i = 0; lat && i < run->n; i++)
-        if (sh->lat_ns[i])
-            lat[k++] = sh->lat_ns[i];
-    res->p50_us = ml4t_bench_percentile(lat, k, 50.0) / 1e3;
-    res->p99_us = ml4t_bench_percentile(lat, k, 99.0) / 1e3;
-    res->p999_us = ml4t_bench_percentile(lat, k, 99.9) / 1e3;
-    if (acc && lat && acc->n + k > acc->cap) {
-        size_t cap = (acc->n + k) * 2;
-        uint64_t *v = realloc(acc->v, cap * sizeof *v);
-        if (v)
-            acc->v = v, acc->cap = cap;
+    size_t cap = sh->received ? sh->received : 1;
+    uint64_t *lat = malloc(3 * cap * sizeof *lat), *own = lat + cap, *rest = lat + 2 * cap;
+    const uint64_t *own_ns = nb_own_ns(sh, run->n);
+    size_t k = 0, ko = 0;
+    for (uint64_t i = 0; lat && i < run->n; i++) {
+        if (!sh->lat_ns[i])
+            continue;
+        lat[k++] = sh->lat_ns[i];
+        if (own_ns[i]) {
+            own[ko] = own_ns[i];
+            rest[ko++] = sh->lat_ns[i] > own_ns[i] ? sh->lat_ns[i] - own_ns[i] : 0;
+        }
     }
-    if (acc && lat && acc->n + k <= acc->cap) {
-        memcpy(acc->v + acc->n, lat, k * sizeof *lat);
-        acc->n += k;
+    s_pcts(lat, k, &res->p50_us, &res->p99_us, &res->p999_us);
+    res->own_n = ko;
+    s_pcts(own, ko, &res->own_p50_us, &res->own_p99_us, &res->own_p999_us);
+    s_pcts(rest, ko, &res->rest_p50_us, &res->rest_p99_us, &res->rest_p999_us);
+    if (acc && lat) {
+        s_vec_append(&acc->s[S_E2E], lat, k);
+        s_vec_append(&acc->s[S_OWN], own, ko);
+        s_vec_append(&acc->s[S_REST], rest, ko);
     }
     free(lat);
     /* Held: every message exactly once, and kept up with. 5% slack on the rate
@@ -575,7 +610,7 @@ static void s_stop_middle(const s_ctx_t *ctx, s_middle_t middle, pid_t pid, nb_s
 
 /* --dump: the run's latencies in send order, one per line (0: never received),
    to see when in a run a tail came (a stall, a slow start) and not only how big. */
-static void s_dump(s_ctx_t *ctx, s_middle_t middle, const nb_run_t *run, const nb_shared_t *sh)
+static void s_dump(s_ctx_t *ctx, s_middle_t middle, const nb_run_t *run, nb_shared_t *sh)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%03d-%s-%zubar-%s-%.0f.txt", ctx->o.dump_dir, ctx->dumps++,
@@ -587,8 +622,13 @@ static void s_dump(s_ctx_t *ctx, s_middle_t middle, const nb_run_t *run, const n
         fprintf(stderr, "ml4t-bench %s: cannot write %s\n", ctx->suite, path);
         return;
     }
+    const uint64_t *own = nb_own_ns(sh, run->n);
     for (uint64_t i = 0; i < run->n; i++)
-        fprintf(f, "%llu\n", (unsigned long long)sh->lat_ns[i]);
+        if (s_is_node(ctx, middle))
+            fprintf(f, "%llu %llu\n", (unsigned long long)sh->lat_ns[i],
+                    (unsigned long long)own[i]);
+        else
+            fprintf(f, "%llu\n", (unsigned long long)sh->lat_ns[i]);
     fclose(f);
 }
 
@@ -608,7 +648,7 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
                     0,
                     pool};
     run.n = (uint64_t)fmax(1.0, rate * seconds);
-    size_t bytes = sizeof(nb_shared_t) + run.n * sizeof(uint64_t);
+    size_t bytes = sizeof(nb_shared_t) + 2 * run.n * sizeof(uint64_t);
     nb_shared_t *sh = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED) {
         snprintf(res->note, sizeof res->note, "cannot map %zu bytes", bytes);
@@ -647,6 +687,12 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
     s_reap(tx, SIGKILL, 1000);
     s_reap(rx, SIGKILL, 1000);
     s_stop_middle(ctx, middle, mid, sh, res);
+    if (res->ok && s_is_node(ctx, middle) && sh->own_found != sh->received) {
+        res->ok = false; /* the schema makes latency_ns required: the receiver misread it */
+        snprintf(res->note, sizeof res->note, "%llu of %llu answers without a readable latency_ns",
+                 (unsigned long long)(sh->received - sh->own_found),
+                 (unsigned long long)sh->received);
+    }
     if (res->ok) {
         s_result_fill(res, &run, sh, acc);
         if (ctx->o.dump_dir)
@@ -679,6 +725,8 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
         s_cpu_us(r->cpu.mid_run_ns, r), s_cpu_us(r->cpu.mid_wait_ns, r));
     if (ctx->transport != NB_ZMQ)
         fprintf(stderr, " redis %.1f us", s_cpu_us(r->cpu.redis_run_ns, r));
+    if (r->own_n)
+        fprintf(stderr, "  own p99 %.0f us, rest p99 %.0f us", r->own_p99_us, r->rest_p99_us);
     fprintf(stderr, "  busy %.0f%% steal %.0f%%%s%s\n", s_busy_pct(r), s_steal_pct(r),
             r->note[0] ? "  " : "", r->note);
 }
@@ -805,11 +853,15 @@ static void s_round_add(s_result_t *t, const s_result_t *part, bool first)
 static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_result_t *out)
 {
     int rounds = ctx->o.rounds, repeats = 0;
-    s_acc_t acc[2] = {{NULL, 0, 0}, {NULL, 0, 0}};
+    s_acc_t acc[2];
+    memset(acc, 0, sizeof acc);
     bool ok = true;
     for (int r = 0; ok && r < rounds; r++) {
         s_result_t part[2];
-        size_t kept[2] = {acc[0].n, acc[1].n};
+        size_t kept[2][S_SERIES];
+        for (int m = 0; m < 2; m++)
+            for (int q = 0; q < S_SERIES; q++)
+                kept[m][q] = acc[m].s[q].n;
         bool stolen = false;
         for (int k = 0; ok && k < middles; k++) {
             /* who goes first swaps every round: with the floor always first,
@@ -829,7 +881,8 @@ static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_r
         if (stolen && repeats < S_STEAL_REPEATS * rounds) {
             repeats++;
             for (int m = 0; m < middles; m++)
-                acc[m].n = kept[m]; /* this round's latencies are dropped */
+                for (int q = 0; q < S_SERIES; q++)
+                    acc[m].s[q].n = kept[m][q]; /* this round's latencies are dropped */
             fprintf(stderr,
                     "  %s %zu-bar round %d at %.0f/s measured again: steal %.0f%% (floor) "
                     "%.0f%% (%s), above %.0f%%\n",
@@ -844,13 +897,17 @@ static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_r
     }
     for (int m = 0; ok && m < middles; m++) {
         out[m].repeats = repeats;
-        out[m].p50_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 50.0) / 1e3;
-        out[m].p99_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 99.0) / 1e3;
-        out[m].p999_us = ml4t_bench_percentile(acc[m].v, acc[m].n, 99.9) / 1e3;
-        s_progress(ctx, (s_middle_t)m, pool->bars, "fixed", &out[m]);
+        s_result_t *o = &out[m];
+        s_vec_t *v = acc[m].s;
+        s_pcts(v[S_E2E].v, v[S_E2E].n, &o->p50_us, &o->p99_us, &o->p999_us);
+        o->own_n = v[S_OWN].n;
+        s_pcts(v[S_OWN].v, v[S_OWN].n, &o->own_p50_us, &o->own_p99_us, &o->own_p999_us);
+        s_pcts(v[S_REST].v, v[S_REST].n, &o->rest_p50_us, &o->rest_p99_us, &o->rest_p999_us);
+        s_progress(ctx, (s_middle_t)m, pool->bars, "fixed", o);
     }
-    free(acc[0].v);
-    free(acc[1].v);
+    for (int m = 0; m < 2; m++)
+        for (int q = 0; q < S_SERIES; q++)
+            free(acc[m].s[q].v);
     return ok;
 }
 
@@ -900,6 +957,25 @@ static void s_print_cpu_one(const s_ctx_t *ctx, const s_result_t *r, bool presen
         printf(" %8.1f %8.1f |", s_cpu_us(r->cpu.mid_run_ns, r), s_cpu_us(r->cpu.redis_run_ns, r));
 }
 
+/* The node's latency split in two: its own time per signal (latency_ns in
+   its answers: decode to encode in its hot thread) and the rest of the way
+   (send -> receipt less that: the sockets, the wake-ups, the other
+   processes), whose p99 is set against the floor's, which is all way
+   (the percentiles of each part are its own: they do not add up). */
+static void s_print_split(const s_size_t *z)
+{
+    printf("  the node's latency split, us: its own time (the latency_ns it reports) and the "
+           "rest of the way\n");
+    printf("  %8s | %8s %8s %8s | %8s %8s %8s | %s\n", "rate/s", "own p50", "p99", "p999",
+           "rest p50", "p99", "p999", "rest p99/floor p99");
+    for (int i = 0; i < z->n_rates; i++) {
+        const s_result_t *f = &z->fixed[i][S_FLOOR], *n = &z->fixed[i][S_NODE];
+        printf("  %8.0f | %8.1f %8.1f %8.1f | %8.0f %8.0f %8.0f | %.2f\n", z->rates[i],
+               n->own_p50_us, n->own_p99_us, n->own_p999_us, n->rest_p50_us, n->rest_p99_us,
+               n->rest_p999_us, n->rest_p99_us / fmax(f->p99_us, 1e-9));
+    }
+}
+
 /* CPU per message at the fixed rates: what each middle (and Redis for it)
    spends on a message, which the machine's noise moves far less than p99. */
 static void s_print_cpu(const s_ctx_t *ctx, const s_size_t *z)
@@ -947,6 +1023,8 @@ static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
             printf(" %.2f", z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9));
         printf("\n");
     }
+    if (node)
+        s_print_split(z);
     s_print_cpu(ctx, z);
     for (int m = 0; z->searched && m < (node ? 2 : 1); m++) {
         const s_result_t *b = &z->best[m];
@@ -992,7 +1070,8 @@ static void s_figures_result(ml4t_bench_report_t *rep, const char *prefix, const
     static const char *names[] = {
         "p50_us",         "p99_us",         "p999_us",         "lost",
         "achieved_per_s", "cpu_us_per_msg", "runq_us_per_msg", "redis_cpu_us_per_msg",
-        "steal_pct",      "busy_pct"};
+        "steal_pct",      "busy_pct",       "own_p50_us",      "own_p99_us",
+        "own_p999_us",    "rest_p50_us",    "rest_p99_us",     "rest_p999_us"};
     const double vals[] = {r->p50_us,
                            r->p99_us,
                            r->p999_us,
@@ -1002,9 +1081,18 @@ static void s_figures_result(ml4t_bench_report_t *rep, const char *prefix, const
                            s_cpu_us(r->cpu.mid_wait_ns, r),
                            s_cpu_us(r->cpu.redis_run_ns, r),
                            s_steal_pct(r),
-                           s_busy_pct(r)};
-    static const char *units[] = {"us", "us", "us", "msgs", "msgs/s", "us", "us", "us", "%", "%"};
-    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+                           s_busy_pct(r),
+                           r->own_p50_us,
+                           r->own_p99_us,
+                           r->own_p999_us,
+                           r->rest_p50_us,
+                           r->rest_p99_us,
+                           r->rest_p999_us};
+    static const char *units[] = {"us", "us", "us", "msgs", "msgs/s", "us", "us", "us",
+                                  "%",  "%",  "us", "us",   "us",     "us", "us", "us"};
+    /* the split only where answers carried the node's own time */
+    size_t n = r->own_n ? sizeof vals / sizeof vals[0] : 10;
+    for (size_t i = 0; i < n; i++) {
         snprintf(key, sizeof key, "%s_%s", prefix, names[i]);
         ml4t_bench_report_add(rep, key, vals[i], units[i]);
     }
@@ -1074,7 +1162,8 @@ static void s_usage(FILE *out, const char *suite)
             "  --model FILE  the model the node serves (default: trained with ml4t-train)\n"
             "  --dump DIR    write each run's latencies to DIR (an existing directory): one\n"
             "                file per run, <n>-<suite>-<bars>bar-<floor|node>-<rate>.txt,\n"
-            "                one line per measured signal in send order: ns, 0 = lost\n",
+            "                one line per measured signal in send order: ns, 0 = lost;\n"
+            "                a node's lines add its own time (latency_ns in its answer)\n",
             suite, ML4T_BINARY_DIR);
 }
 

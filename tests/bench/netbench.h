@@ -66,12 +66,18 @@ void nb_pool_destroy(nb_pool_t *pool);
 /* Message j with its timestamps rewritten (the pool is the caller's copy:
    each process writes only its own pages). Valid until the next call. */
 uint8_t *nb_pool_message(nb_pool_t *pool, uint64_t j, size_t *len, uint32_t *id_off);
+/* Offset of the first occurrence of needle in hay[from, len), or -1. */
+long nb_find(const uint8_t *hay, size_t len, size_t from, const uint8_t *needle, size_t n);
 /* Write the signal_id characters at msg + id_off. */
 void nb_stamp_id(uint8_t *msg, uint32_t id_off, char kind, uint64_t seq, uint64_t send_ns);
 /* Find the signal_id in any message (signal or enriched) and parse it.
  *hint caches the offset of the last hit. false when absent or not ours. */
 bool nb_parse_id(const uint8_t *msg, size_t len, size_t *hint, char *kind, uint64_t *seq,
                  uint64_t *send_ns);
+/* The node's own time for a signal: its answer's latency_ns (decode to
+   encode, in the node's hot thread). false when absent (a floor's answer is
+   the signal itself, which has none). *hint as for nb_parse_id. */
+bool nb_parse_own_ns(const uint8_t *msg, size_t len, size_t *hint, uint64_t *own_ns);
 
 /* One run's setup, read by every role. */
 typedef struct {
@@ -95,11 +101,20 @@ typedef struct {
     uint64_t first_send_ns, last_send_ns, max_lag_ns, late_sends; /* late: > 1 ms behind */
     /* receiver */
     uint64_t received, duplicates, foreign, warmup_received, last_recv_ns;
-    uint64_t errors; /* ErrorEvents heard (ZeroMQ and pub/sub only) */
+    uint64_t errors;    /* ErrorEvents heard (ZeroMQ and pub/sub only) */
+    uint64_t own_found; /* answers that carried the node's latency_ns */
     /* any role: why it failed */
     char error[256];
-    uint64_t lat_ns[]; /* n entries, 0 = not received */
+    /* 2 x n entries: [0, n) send -> receipt per sequence number, 0 = not
+       received; [n, 2n) the node's own time for it (nb_parse_own_ns), 0 =
+       none. nb_own_ns() points at the second half. */
+    uint64_t lat_ns[];
 } nb_shared_t;
+
+static inline uint64_t *nb_own_ns(nb_shared_t *sh, uint64_t n)
+{
+    return sh->lat_ns + n;
+}
 
 /* Roles, each run in a forked child; each returns the child's exit status. */
 int nb_role_sender(const nb_run_t *run, nb_shared_t *sh);

@@ -31,26 +31,12 @@ static void s_put_be64(uint8_t *p, uint64_t v)
         p[i] = (uint8_t)v;
 }
 
-/* Offset of the first occurrence of needle in hay[from, len), or -1. */
-static long s_find(const uint8_t *hay, size_t len, size_t from, const uint8_t *needle, size_t n)
-{
-    for (size_t i = from; i + n <= len; i++) {
-        const uint8_t *p = memchr(hay + i, needle[0], len - n + 1 - i);
-        if (!p)
-            return -1;
-        i = (size_t)(p - hay);
-        if (memcmp(p, needle, n) == 0)
-            return (long)i;
-    }
-    return -1;
-}
-
 /* A uint64 is encoded 0xcf + 8 big-endian bytes: every timestamp from 1970+4 s on. */
 static long s_find_ts(const uint8_t *msg, size_t len, size_t from, uint64_t ts)
 {
     uint8_t pat[9] = {0xcf};
     s_put_be64(pat + 1, ts);
-    return s_find(msg, len, from, pat, sizeof pat);
+    return nb_find(msg, len, from, pat, sizeof pat);
 }
 
 static ml4t_err_t s_pool_grow(nb_pool_t *pool, size_t *cap, size_t need, ml4t_error_t *err)
@@ -101,7 +87,7 @@ static ml4t_err_t s_pool_add(nb_pool_t *pool, ml4t_codec_t *codec, ml4t_signal_t
     pool->off[m] = off;
     pool->len[m] = len;
     const uint8_t *msg = pool->data + off;
-    long at = s_find(msg, len, 0, (const uint8_t *)s->signal_id, NB_ID_LEN);
+    long at = nb_find(msg, len, 0, (const uint8_t *)s->signal_id, NB_ID_LEN);
     long ev = s_find_ts(msg, len, 0, s->ts_event);
     if (at < 0 || ev < 0)
         return ml4t_error_set(err, ML4T_EFORMAT, "pool", "signal_id or ts_event not found");
@@ -194,58 +180,6 @@ uint8_t *nb_pool_message(nb_pool_t *pool, uint64_t j, size_t *len, uint32_t *id_
     *len = pool->len[m];
     *id_off = pool->id_off[m];
     return msg;
-}
-
-static void s_digits(uint8_t *p, uint64_t v, int width)
-{
-    for (int i = width - 1; i >= 0; i--, v /= 10)
-        p[i] = (uint8_t)('0' + v % 10);
-}
-
-void nb_stamp_id(uint8_t *msg, uint32_t id_off, char kind, uint64_t seq, uint64_t send_ns)
-{
-    uint8_t *p = msg + id_off;
-    p[0] = (uint8_t)kind;
-    s_digits(p + 1, seq, 9);
-    p[10] = '-';
-    s_digits(p + 11, send_ns, 20);
-}
-
-static bool s_parse_digits(const uint8_t *p, int width, uint64_t *out)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < width; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        v = v * 10 + (uint64_t)(p[i] - '0');
-    }
-    *out = v;
-    return true;
-}
-
-bool nb_parse_id(const uint8_t *msg, size_t len, size_t *hint, char *kind, uint64_t *seq,
-                 uint64_t *send_ns)
-{
-    static const uint8_t key[10] = {0xa9, 's', 'i', 'g', 'n', 'a', 'l', '_', 'i', 'd'};
-    size_t at = *hint;
-    if (!(at + sizeof key <= len && memcmp(msg + at, key, sizeof key) == 0)) {
-        long found = s_find(msg, len, 0, key, sizeof key);
-        if (found < 0)
-            return false;
-        at = *hint = (size_t)found;
-    }
-    const uint8_t *v = msg + at + sizeof key;
-    size_t left = len - at - sizeof key;
-    if (left >= 1 + NB_ID_LEN && v[0] == 0xa0 + NB_ID_LEN)
-        v += 1; /* fixstr */
-    else if (left >= 2 + NB_ID_LEN && v[0] == 0xd9 && v[1] == NB_ID_LEN)
-        v += 2; /* str8 */
-    else
-        return false;
-    if ((v[0] != 'w' && v[0] != 'm') || v[10] != '-')
-        return false;
-    *kind = (char)v[0];
-    return s_parse_digits(v + 1, 9, seq) && s_parse_digits(v + 11, 20, send_ns);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -491,7 +425,7 @@ int nb_role_sender(const nb_run_t *run, nb_shared_t *sh)
 typedef struct {
     const nb_run_t *run;
     nb_shared_t *sh;
-    size_t hint;
+    size_t hint, own_hint;
 } s_rx_t;
 
 static void s_rx_one(s_rx_t *rx, const void *payload, size_t len, uint64_t now)
@@ -517,6 +451,11 @@ static void s_rx_one(s_rx_t *rx, const void *payload, size_t len, uint64_t now)
         return;
     }
     sh->lat_ns[seq] = now > sent ? now - sent : 1;
+    uint64_t own;
+    if (nb_parse_own_ns(payload, len, &rx->own_hint, &own)) {
+        nb_own_ns(sh, rx->run->n)[seq] = own ? own : 1;
+        sh->own_found++;
+    }
     sh->received++;
     sh->last_recv_ns = now;
 }
@@ -593,7 +532,7 @@ static int s_rx_transport(s_rx_t *rx, const nb_run_t *run, nb_shared_t *sh)
 
 int nb_role_receiver(const nb_run_t *run, nb_shared_t *sh)
 {
-    s_rx_t rx = {run, sh, 0};
+    s_rx_t rx = {run, sh, 0, 0};
     if (run->transport != NB_STREAMS)
         return s_rx_transport(&rx, run, sh);
     struct timeval tv = {2, 0};
