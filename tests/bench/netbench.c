@@ -50,6 +50,8 @@ typedef struct {
     int rounds;       /* a fixed rate's time is split into this many floor/node alternations */
     double max_steal; /* a run whose machine-wide steal passed this (%) is measured again */
     double only_rate; /* --rate: this fixed rate alone, no search; 0 = 1,000 and 10,000/s */
+    double seconds;   /* --seconds: a fixed rate's time per middle; 0 = the default's */
+    double warmup_s;  /* --warmup: warm-up signals this long after the first answers */
     bool bars100, bars1;
 } s_opts_t;
 
@@ -381,12 +383,19 @@ static void s_node_log_tail(const s_ctx_t *ctx)
 /* ---------------------------------------------------------------- one run */
 
 /* Wait until the receiver has heard answers for every instrument (the node may
-   need history before it answers) or something died. */
-static bool s_wait_joined(nb_shared_t *sh, pid_t middle, pid_t rx, pid_t tx, char *why, size_t n)
+   need history before it answers), then warm_ms more of warm-up signals, or
+   until something died. */
+static bool s_wait_joined(nb_shared_t *sh, pid_t middle, pid_t rx, pid_t tx, int warm_ms, char *why,
+                          size_t n)
 {
-    for (int ms = 0; ms < S_JOIN_LIMIT_MS; ms += 5) {
-        if (sh->warmup_received >= 2 * NB_INSTRUMENTS)
+    int joined_at = -1;
+    for (int ms = 0; ms < S_JOIN_LIMIT_MS + warm_ms; ms += 5) {
+        if (joined_at < 0 && sh->warmup_received >= 2 * NB_INSTRUMENTS)
+            joined_at = ms;
+        if (joined_at >= 0 && ms - joined_at >= warm_ms)
             return true;
+        if (joined_at < 0 && ms >= S_JOIN_LIMIT_MS)
+            break;
         pid_t dead = !s_alive(middle) ? middle : !s_alive(rx) ? rx : !s_alive(tx) ? tx : 0;
         if (dead) {
             snprintf(why, n, "%s exited during warm-up%s%s",
@@ -664,7 +673,8 @@ static bool s_run(s_ctx_t *ctx, s_middle_t middle, nb_pool_t *pool, double rate,
     pid_t rx = s_spawn_role(nb_role_receiver, &run, sh);
     pid_t tx = s_spawn_role(nb_role_sender, &run, sh);
     res->ok =
-        mid > 0 && rx > 0 && tx > 0 && s_wait_joined(sh, mid, rx, tx, res->note, sizeof res->note);
+        mid > 0 && rx > 0 && tx > 0 &&
+        s_wait_joined(sh, mid, rx, tx, (int)(ctx->o.warmup_s * 1000), res->note, sizeof res->note);
     if (res->ok) {
         s_cpu_t c0, c1;
         uint64_t rx0 = 0, tx0 = 0, rx1 = 0, tx1 = 0;
@@ -1138,8 +1148,8 @@ static void s_usage(FILE *out, const char *suite)
     fprintf(out,
             "usage: ml4t-bench %s [--json] [--quick] [--smoke] [--floor-only] [--node PATH]\n"
             "       [--node-arg ARG]... [--model FILE] [--bars 100|1|both] [--hwm N]\n"
-            "       [--max-rate N] [--rate N] [--rounds N] [--max-steal PCT] [--floor-twice]\n"
-            "       [--dump DIR]\n"
+            "       [--max-rate N] [--rate N] [--rounds N] [--seconds S] [--warmup S]\n"
+            "       [--max-steal PCT] [--floor-twice] [--dump DIR]\n"
             "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
             "                (default 10 s in 5 rounds, 5 s, 30 s)\n"
             "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
@@ -1152,6 +1162,11 @@ static void s_usage(FILE *out, const char *suite)
             "  --max-rate N  the rate search goes no higher (default 1000000)\n"
             "  --rate N      this fixed rate alone (its rounds), no search: for comparing\n"
             "                two nodes or two settings (--node, --node-arg) at one rate\n"
+            "  --seconds S   a fixed rate's time for each of floor and node, 1-600 (default\n"
+            "                10): more signals, so that one burst decides less of a p99\n"
+            "  --warmup S    once the middle answers, S more seconds of warm-up signals\n"
+            "                (one per ms, not measured) before each run (default 1;\n"
+            "                --smoke 0): a node just started is slower in its first second\n"
             "  --bars B      100, 1 or both (default both); --hwm N: high-water marks\n"
             "  --smoke       500 messages at 500/s per size, no search; exit 1 on any loss\n"
             "  --floor-only  measure the bare forwarder alone (no node needed)\n"
@@ -1177,8 +1192,10 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
                     .hwm = 100000,
                     .rounds = 5,
                     .max_steal = 10,
+                    .warmup_s = 1,
                     .bars100 = true,
                     .bars1 = true};
+    bool warmup_set = false;
     for (int i = 0; i < opts->argc; i++) {
         const char *a = opts->argv[i], *v = i + 1 < opts->argc ? opts->argv[i + 1] : NULL;
         if (strcmp(a, "--quick") == 0)
@@ -1211,6 +1228,10 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             o->only_rate = atof(v), i++;
         else if (strcmp(a, "--max-steal") == 0 && v && atof(v) > 0 && atof(v) <= 100)
             o->max_steal = atof(v), i++;
+        else if (strcmp(a, "--seconds") == 0 && v && atof(v) >= 1 && atof(v) <= 600)
+            o->seconds = atof(v), i++;
+        else if (strcmp(a, "--warmup") == 0 && v && atof(v) >= 0 && atof(v) <= 60)
+            o->warmup_s = atof(v), warmup_set = true, i++;
         else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             s_usage(stdout, suite);
             o->help = true;
@@ -1221,6 +1242,10 @@ static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opt
             return false;
         }
     }
+    if (o->seconds > 0 && !o->smoke) /* whatever the order: --quick does not undo it */
+        o->fixed_s = o->seconds;
+    if (o->smoke && !warmup_set)
+        o->warmup_s = 0; /* a smoke run checks the harness, quickly */
     return true;
 }
 
@@ -1257,6 +1282,9 @@ static void s_header(const s_ctx_t *ctx, const char *load)
         printf("  fixed rates held %.0f s each, in %d rounds alternating floor and node; search "
                "probes %.0f s; highest rate held %.0f s\n",
                ctx->o.fixed_s, ctx->o.rounds, ctx->o.probe_s, ctx->o.hold_s);
+    printf("  each run measured after %g s more of warm-up signals (one per ms) once the middle "
+           "answers (--warmup)\n",
+           ctx->o.warmup_s);
     if (s_steal_guard(ctx))
         printf("  a run during which steal passed %.0f%% of the machine is measured again: a "
                "probe or hold up to %d times, a fixed rate's round (both runs) up to %d x "
