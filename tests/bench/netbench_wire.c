@@ -46,19 +46,31 @@ static bool s_parse_digits(const uint8_t *p, int width, uint64_t *out)
     return true;
 }
 
+/* Where the value of a map key (its msgpack bytes, key) starts in msg, and
+   how many bytes are left from there; NULL when the key is absent. *hint is
+   where the key was last time: tried first, updated when it moved. */
+static const uint8_t *s_value_of(const uint8_t *msg, size_t len, size_t *hint, const uint8_t *key,
+                                 size_t n, size_t *left)
+{
+    size_t at = *hint;
+    if (!(at + n <= len && memcmp(msg + at, key, n) == 0)) {
+        long found = nb_find(msg, len, 0, key, n);
+        if (found < 0)
+            return NULL;
+        at = *hint = (size_t)found;
+    }
+    *left = len - at - n;
+    return msg + at + n;
+}
+
 bool nb_parse_id(const uint8_t *msg, size_t len, size_t *hint, char *kind, uint64_t *seq,
                  uint64_t *send_ns)
 {
     static const uint8_t key[10] = {0xa9, 's', 'i', 'g', 'n', 'a', 'l', '_', 'i', 'd'};
-    size_t at = *hint;
-    if (!(at + sizeof key <= len && memcmp(msg + at, key, sizeof key) == 0)) {
-        long found = nb_find(msg, len, 0, key, sizeof key);
-        if (found < 0)
-            return false;
-        at = *hint = (size_t)found;
-    }
-    const uint8_t *v = msg + at + sizeof key;
-    size_t left = len - at - sizeof key;
+    size_t left;
+    const uint8_t *v = s_value_of(msg, len, hint, key, sizeof key, &left);
+    if (!v)
+        return false;
     if (left >= 1 + NB_ID_LEN && v[0] == 0xa0 + NB_ID_LEN)
         v += 1; /* fixstr */
     else if (left >= 2 + NB_ID_LEN && v[0] == 0xd9 && v[1] == NB_ID_LEN)
@@ -74,16 +86,9 @@ bool nb_parse_id(const uint8_t *msg, size_t len, size_t *hint, char *kind, uint6
 bool nb_parse_own_ns(const uint8_t *msg, size_t len, size_t *hint, uint64_t *own_ns)
 {
     static const uint8_t key[11] = {0xaa, 'l', 'a', 't', 'e', 'n', 'c', 'y', '_', 'n', 's'};
-    size_t at = *hint;
-    if (!(at + sizeof key <= len && memcmp(msg + at, key, sizeof key) == 0)) {
-        long found = nb_find(msg, len, 0, key, sizeof key);
-        if (found < 0)
-            return false;
-        at = *hint = (size_t)found;
-    }
-    const uint8_t *v = msg + at + sizeof key;
-    size_t left = len - at - sizeof key, width;
-    if (left < 1)
+    size_t left, width;
+    const uint8_t *v = s_value_of(msg, len, hint, key, sizeof key, &left);
+    if (!v || left < 1)
         return false;
     if (v[0] <= 0x7f) { /* positive fixint */
         *own_ns = v[0];
