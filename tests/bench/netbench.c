@@ -111,6 +111,8 @@ typedef struct {
 
 static void s_vec_append(s_vec_t *a, const uint64_t *v, size_t k)
 {
+    if (k == 0)
+        return; /* the floor has no own times: a->v may still be NULL */
     if (a->n + k > a->cap) {
         size_t cap = (a->n + k) * 2;
         uint64_t *nv = realloc(a->v, cap * sizeof *nv);
