@@ -562,7 +562,8 @@ static void s_result_fill(s_result_t *res, const nb_run_t *run, nb_shared_t *sh,
                           ? (double)(sh->last_recv_ns - sh->last_send_ns) / 1e6
                           : 0.0;
     size_t cap = sh->received ? sh->received : 1;
-    uint64_t *lat = malloc(3 * cap * sizeof *lat), *own = lat + cap, *rest = lat + 2 * cap;
+    uint64_t *lat = malloc(3 * cap * sizeof *lat);
+    uint64_t *own = lat ? lat + cap : NULL, *rest = lat ? lat + 2 * cap : NULL;
     const uint64_t *own_ns = nb_own_ns(sh, run->n);
     size_t k = 0, ko = 0;
     for (uint64_t i = 0; lat && i < run->n; i++) {
