@@ -70,6 +70,7 @@ struct ml4t_store {
     uint8_t *ring; /* packed records, 8-byte aligned, none wraps around the end */
     size_t ring_bytes;
     size_t capacity;             /* records in flight at most */
+    size_t wake_mask;            /* the producer wakes the writer every wake_mask + 1 records */
     _Atomic size_t head, head_b; /* producer: records and bytes written */
     _Atomic size_t tail, tail_b; /* consumer: records and bytes taken */
 
@@ -119,7 +120,7 @@ void ml4t_store_config_default(ml4t_store_config_t *cfg)
 {
     cfg->queue_capacity = 262144;
     cfg->batch_max = 4096;
-    cfg->flush_interval_ms = 20;
+    cfg->flush_interval_ms = 200;
     cfg->start_paused = false;
     cfg->nice = 5;
     cfg->idle = true;
@@ -146,10 +147,12 @@ static sqlite3 *s_open_db(const char *path, ml4t_error_t *err)
     return db;
 }
 
+/* Binds s without a copy (SQLITE_STATIC): the caller keeps it unchanged until
+   the statement's reset. */
 static void s_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     if (s && s[0])
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
     else
         sqlite3_bind_null(st, i);
 }
@@ -271,8 +274,7 @@ static int s_write_one(ml4t_store_t *self, const s_record_t *r)
             self->counts_stale = true;
         pthread_mutex_unlock(&self->clock);
     }
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    sqlite3_reset(st); /* every parameter is bound again for the next record */
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -510,10 +512,18 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
     ml4t_store_config_default(&defaults);
     if (!cfg)
         cfg = &defaults;
-    if (cfg->queue_capacity < 2 || cfg->queue_capacity > (1u << 26) || cfg->batch_max < 1) {
+    if (cfg->queue_capacity < 2 || cfg->queue_capacity > (1u << 26)) {
         ml4t_error_set(err, ML4T_ERANGE, "queue_capacity",
-                       "queue_capacity=%zu batch_max=%zu: capacity in [2, 2^26], batch >= 1",
-                       cfg->queue_capacity, cfg->batch_max);
+                       "queue_capacity=%zu: must be in [2, 2^26]", cfg->queue_capacity);
+        return NULL;
+    }
+    if (cfg->batch_max < 1) {
+        ml4t_error_set(err, ML4T_ERANGE, "batch_max", "batch_max=0: must be at least 1");
+        return NULL;
+    }
+    if (cfg->flush_interval_ms < 1 || cfg->flush_interval_ms > 60000) {
+        ml4t_error_set(err, ML4T_ERANGE, "flush_interval_ms",
+                       "flush_interval_ms=%d: must be in [1, 60000]", cfg->flush_interval_ms);
         return NULL;
     }
     if (cfg->nice < ML4T_SCHED_NICE_MIN || cfg->nice > ML4T_SCHED_NICE_MAX) {
@@ -534,6 +544,13 @@ ml4t_store_t *ml4t_store_open(const char *dir, const ml4t_store_config_t *cfg, m
     self->schedstat_fd = -1;
     atomic_store(&self->paused, cfg->start_paused);
     self->capacity = cfg->queue_capacity;
+    /* the writer is woken for a full batch, or half the queue if that is less:
+       the largest power of two in either */
+    size_t wake =
+        cfg->batch_max < cfg->queue_capacity / 2 ? cfg->batch_max : cfg->queue_capacity / 2;
+    for (self->wake_mask = 1; self->wake_mask <= wake / 2; self->wake_mask *= 2)
+        ;
+    self->wake_mask--;
     self->ring_bytes = cfg->queue_capacity * S_BYTES_PER_RECORD;
     if (self->ring_bytes < 2 * S_PACKED_MAX) /* room for the longest record, wrapped */
         self->ring_bytes = 2 * S_PACKED_MAX;
@@ -660,7 +677,7 @@ static bool s_push(ml4t_store_t *self, const s_put_t *r)
     atomic_store_explicit(&self->head, head + 1, memory_order_release);
     atomic_fetch_add_explicit(&self->enqueued, 1, memory_order_relaxed);
     /* wake the writer only when a batch is worth a transaction; it also wakes on its timer */
-    if (((head + 1) & 1023) == 0)
+    if (((head + 1) & self->wake_mask) == 0)
         sem_post(&self->wake);
     return true;
 }

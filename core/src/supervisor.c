@@ -192,6 +192,10 @@ static ml4t_err_t s_deploy(ml4t_supervisor_t *self, ml4t_model_t *m, const char 
 static ml4t_err_t s_snapshot(ml4t_supervisor_t *self, ml4t_bars_t *bars, char *which,
                              ml4t_error_t *err)
 {
+    /* the bars the writer holds for its next commit (up to flush_interval_ms
+       of them) belong in this run too; a writer kept from every core for a
+       second leaves them to the next */
+    (void)ml4t_store_flush(self->store, 1000);
     if (self->cfg.train_instrument[0]) {
         snprintf(which, ML4T_INSTRUMENT_MAX + 1, "%s", self->cfg.train_instrument);
     } else {

@@ -153,6 +153,11 @@ static const s_opt_t s_opts[] = {
     /* history store */
     ON("store.queue_capacity", K_SIZE, store.queue_capacity, 2, 67108864,
        "records queued for the writer (about 96 bytes each); a full queue drops and counts"),
+    ON("store.flush_interval_ms", K_INT, store.flush_interval_ms, 1, 60000,
+       "the history writer commits what is queued this often, and at every full batch "
+       "(store.batch_max); a kill -9 loses what is queued, SIGTERM nothing"),
+    ON("store.batch_max", K_SIZE, store.batch_max, 1, 1000000,
+       "records per history transaction at most; a full batch wakes the writer"),
     ON("store.idle", K_BOOL, store.idle, 0, 1,
        "the history writer runs only on a core nothing else wants (SCHED_IDLE, Linux)"),
     ON("store.nice", K_INT, store.nice, ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX,

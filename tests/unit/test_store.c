@@ -37,6 +37,7 @@ static ml4t_store_t *s_open_small(char *dir, size_t dir_size, size_t capacity, b
     ml4t_store_config_default(&cfg);
     cfg.queue_capacity = capacity;
     cfg.start_paused = paused;
+    cfg.flush_interval_ms = 20; /* the writer wakes soon after a record, unasked */
     return ml4t_store_open(dir, &cfg, NULL);
 }
 
@@ -281,6 +282,75 @@ static void t_unwritable_dir_is_an_error(void)
     cfg.nice = 20;
     CHECK(ml4t_store_open("/tmp", &cfg, &err) == NULL);
     CHECK_STR(err.field, "nice");
+    ml4t_store_config_default(&cfg);
+    cfg.batch_max = 0;
+    CHECK(ml4t_store_open("/tmp", &cfg, &err) == NULL);
+    CHECK_STR(err.field, "batch_max");
+    int bad_intervals[] = {0, -5, 60001};
+    for (size_t i = 0; i < sizeof bad_intervals / sizeof bad_intervals[0]; i++) {
+        ml4t_store_config_default(&cfg);
+        cfg.flush_interval_ms = bad_intervals[i];
+        CHECK(ml4t_store_open("/tmp", &cfg, &err) == NULL);
+        CHECK_STR(err.field, "flush_interval_ms");
+    }
+}
+
+/* Waits up to 5 s for the store to have stored n records; false if it did not. */
+static bool s_wait_stored(ml4t_store_t *st, uint64_t n)
+{
+    ml4t_store_stats_t stats;
+    for (int i = 0; i < 500; i++) {
+        ml4t_store_stats(st, &stats);
+        if (stats.stored >= n)
+            return stats.stored == n;
+        usleep(10000);
+    }
+    return false;
+}
+
+/* When the writer commits. A full batch wakes it (the producer posts), and
+   anything less waits for its timer: each commit writes its pages to the WAL
+   again, so a few records a transaction cost several times the CPU a record.
+   Here the timer is a minute away, so what the writer commits before it came
+   from a full batch. */
+static void t_writer_commits_full_batches_and_waits_for_the_rest(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    CHECK_EQ_INT(cfg.flush_interval_ms, 200);
+    cfg.flush_interval_ms = 60000;
+    cfg.batch_max = 8;
+    cfg.queue_capacity = 64;
+    ml4t_store_t *st = ml4t_store_open(dir, &cfg, NULL);
+    REQUIRE(st);
+    usleep(100000); /* the writer is waiting on its timer */
+    for (uint64_t i = 1; i <= 8; i++)
+        CHECK(ml4t_store_put_bar(st, "X", i, 1, 1, 1, 1, 1, NAN));
+    CHECK(s_wait_stored(st, 8)); /* the eighth record woke it, long before its timer */
+    usleep(100000);              /* and it is back on its timer */
+    for (uint64_t i = 9; i <= 11; i++)
+        CHECK(ml4t_store_put_bar(st, "X", i, 1, 1, 1, 1, 1, NAN));
+    usleep(300000);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 8); /* three records are not a batch: they wait */
+    CHECK_EQ_INT(stats.queue_depth, 3);
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK); /* a flush takes them at once */
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 11);
+    CHECK_EQ_INT(stats.transactions, 2);
+    ml4t_store_close(&st);
+
+    /* a short timer commits a lone record by itself */
+    cfg.flush_interval_ms = 20;
+    REQUIRE((st = ml4t_store_open(dir, &cfg, NULL)));
+    CHECK(ml4t_store_put_bar(st, "X", 12, 1, 1, 1, 1, 1, NAN));
+    CHECK(s_wait_stored(st, 1));
+    ml4t_store_close(&st);
+    s_rm(dir);
 }
 
 #ifdef __linux__
@@ -467,6 +537,7 @@ static const t_case_t cases[] = {
     T_CASE(t_busiest_instrument),
     T_CASE(t_packed_ring_wraps_whole_records),
     T_CASE(t_unwritable_dir_is_an_error),
+    T_CASE(t_writer_commits_full_batches_and_waits_for_the_rest),
     T_CASE(t_stats_do_not_wait_for_the_writer),
 #ifdef __linux__
     T_CASE(t_writer_runs_niced),

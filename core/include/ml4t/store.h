@@ -28,8 +28,8 @@ typedef struct ml4t_store ml4t_store_t;
 
 typedef struct ml4t_store_config {
     size_t queue_capacity; /* records in flight; 262144 (96 bytes each: 24 MiB) */
-    size_t batch_max;      /* records per transaction; 4096 */
-    int flush_interval_ms; /* the writer wakes at least this often; 20 */
+    size_t batch_max;      /* records per transaction; 4096; a full batch wakes the writer */
+    int flush_interval_ms; /* the writer wakes at least this often; 200; [1, 60000] */
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
     int nice;              /* added to the writer's niceness (Linux); 5; ML4T_SCHED_NICE_* */
     bool idle;             /* the writer runs under SCHED_IDLE (Linux): only on a free core */
@@ -78,8 +78,10 @@ bool ml4t_store_put_outcome(ml4t_store_t *self, const char *instrument_id, const
                             uint64_t ts_event, int label, double realized_return, bool correct,
                             uint64_t ts);
 
-/* Wait until everything enqueued so far is written (or failed). ML4T_ETIMEOUT
-   after timeout_ms. Call from the producer thread or after it stopped putting. */
+/* Wait until everything enqueued before the call is written (or failed), waking
+   the writer at once. ML4T_ETIMEOUT after timeout_ms. Any thread: from one
+   other than the producer's, records put meanwhile may or may not be waited
+   for. */
 ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms);
 
 /* self is not const: this loads the store's atomics, and C11 declares
