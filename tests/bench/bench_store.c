@@ -108,7 +108,10 @@ static bool s_feed(const ml4t_bars_t *month, int interval_ms, size_t batch, doub
     double w0 = s_written(), cpu0 = s_process_cpu(), own0 = s_now(CLOCK_THREAD_CPUTIME_ID);
     double start = s_now(CLOCK_MONOTONIC);
     uint64_t n = 0;
-    for (double el = 0; el < seconds; el = s_now(CLOCK_MONOTONIC) - start) {
+    for (;;) {
+        double el = s_now(CLOCK_MONOTONIC) - start;
+        if (el >= seconds)
+            break;
         for (uint64_t due = (uint64_t)(el * rate); n < due; n++) {
             size_t i = n % S_INSTRUMENTS, k = n / S_INSTRUMENTS, r = k % month->n;
             uint64_t ts = t0_ns + k * bar_ns;
@@ -148,7 +151,7 @@ int ml4t_bench_store(const ml4t_bench_opts_t *opts)
 {
     double seconds = 5, rates[S_MAX_LIST] = {1000, 10000}, intervals[S_MAX_LIST] = {20, 200};
     size_t n_rates = 2, n_intervals = 2, batch = 4096;
-    for (int i = 0; i < opts->argc; i++) {
+    for (int i = 0; i < opts->argc; i += 2) { /* an option and its value */
         const char *a = opts->argv[i], *v = i + 1 < opts->argc ? opts->argv[i + 1] : NULL;
         bool ok = v != NULL;
         if (ok && !strcmp(a, "--seconds"))
@@ -170,7 +173,6 @@ int ml4t_bench_store(const ml4t_bench_opts_t *opts)
                     " [--batch N]");
             return 2;
         }
-        i++;
     }
     ml4t_bars_t month;
     ml4t_bars_init(&month);
