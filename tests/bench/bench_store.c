@@ -11,6 +11,7 @@
     The writer's CPU is the process's less the producer's own thread. */
 #include "bench.h"
 
+#include "ml4t/clock.h"
 #include "ml4t/csv.h"
 #include "ml4t/store.h"
 
@@ -30,10 +31,11 @@ const char ml4t_bench_store_usage[] =
     "--intervals MS,... the writer's flush_interval_ms settings compared (default 20,200)\n"
     "--batch N          records per transaction at most, and per wake-up (default 4096)";
 
-static double s_now(clockid_t c)
+/* This thread's CPU time, s. */
+static double s_thread_cpu(void)
 {
     struct timespec t;
-    clock_gettime(c, &t);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
@@ -87,7 +89,7 @@ static bool s_feed(const ml4t_bars_t *month, int interval_ms, size_t batch, doub
     const char *tmp = getenv("TMPDIR");
     char path[512];
     snprintf(path, sizeof path, "%s/ml4t-bench-store-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-    if (strlen(path) >= sizeof path - 1 || !mkdtemp(path)) {
+    if (!mkdtemp(path)) {
         fprintf(stderr, "bench store: cannot create a directory like %s\n", path);
         return false;
     }
@@ -105,11 +107,11 @@ static bool s_feed(const ml4t_bars_t *month, int interval_ms, size_t batch, doub
     for (int i = 0; i < S_INSTRUMENTS; i++)
         snprintf(ids[i], sizeof ids[i], "BENCH%dUSDT", i);
     const uint64_t t0_ns = 1700000000000000000ull, bar_ns = 60000000000ull;
-    double w0 = s_written(), cpu0 = s_process_cpu(), own0 = s_now(CLOCK_THREAD_CPUTIME_ID);
-    double start = s_now(CLOCK_MONOTONIC);
+    double w0 = s_written(), cpu0 = s_process_cpu(), own0 = s_thread_cpu();
+    uint64_t start = ml4t_clock_mono_ns();
     uint64_t n = 0;
     for (;;) {
-        double el = s_now(CLOCK_MONOTONIC) - start;
+        double el = (double)(ml4t_clock_mono_ns() - start) / 1e9;
         if (el >= seconds)
             break;
         for (uint64_t due = (uint64_t)(el * rate); n < due; n++) {
@@ -125,7 +127,7 @@ static bool s_feed(const ml4t_bars_t *month, int interval_ms, size_t batch, doub
         nanosleep(&nap, NULL);
     }
     bool flushed = ml4t_store_flush(st, 600000) == ML4T_OK;
-    double cpu = s_process_cpu() - cpu0 - (s_now(CLOCK_THREAD_CPUTIME_ID) - own0);
+    double cpu = s_process_cpu() - cpu0 - (s_thread_cpu() - own0);
     double written = s_written() - w0;
     ml4t_store_stats_t ss;
     ml4t_store_stats(st, &ss);
@@ -186,7 +188,7 @@ int ml4t_bench_store(const ml4t_bench_opts_t *opts)
     ml4t_bench_report_t r;
     ml4t_bench_report_init(&r, "store", opts);
     if (!opts->json)
-        printf("history writer, one-bar signals (a bar and a prediction each), %.0f s per rate, "
+        printf("history writer, one-bar signals (a bar and a prediction each), %g s per rate, "
                "batch %zu\n%10s %8s | %12s %8s %11s %13s %8s\n",
                seconds, batch, "flush ms", "rate/s", "cpu us/sig", "tx/s", "records/tx",
                "bytes out/sig", "dropped");
