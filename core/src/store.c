@@ -124,6 +124,7 @@ void ml4t_store_config_default(ml4t_store_config_t *cfg)
     cfg->start_paused = false;
     cfg->nice = 5;
     cfg->idle = true;
+    cfg->history = true;
 }
 
 static ml4t_err_t s_db_error(ml4t_error_t *err, sqlite3 *db, const char *what)
@@ -634,6 +635,8 @@ static size_t s_len(const char *str, size_t max)
    (counted). */
 static bool s_push(ml4t_store_t *self, const s_put_t *r)
 {
+    if (!self->cfg.history)
+        return true; /* kept nowhere, by request: not a drop */
     size_t il = s_len(r->instrument_id, ML4T_INSTRUMENT_MAX);
     size_t sl = s_len(r->signal_id, ML4T_ID_MAX), ml = s_len(r->model_version, ML4T_ID_MAX);
     size_t nv = r->kind == S_REC_BAR ? 6 : 1;

@@ -423,6 +423,7 @@ static char *s_status(s_self_t *self)
     s_add_u64(drop, "total", tr_dropped + ss.dropped);
     s_add_u64(o, "held_for_broker", self->held_count);
     s_add_u64(o, "stored", ss.stored);
+    cJSON_AddBoolToObject(o, "store_history", self->cfg.store.history);
     s_add_u64(o, "store_queue", ss.queue_depth);
     s_add_u64(o, "store_transactions", ss.transactions);
     s_add_u64(o, "store_cache_bytes", ss.cache_bytes);

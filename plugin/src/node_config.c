@@ -158,6 +158,10 @@ static const s_opt_t s_opts[] = {
        "(store.batch_max); a kill -9 loses what is queued, SIGTERM nothing"),
     ON("store.batch_max", K_SIZE, store.batch_max, 1, 1000000,
        "records per history transaction at most; a full batch wakes the writer"),
+    ON("store.history", K_BOOL, store.history, 0, 1,
+       "record every bar, prediction and outcome in the history store; off: nothing is "
+       "recorded (the model registry stays), training and a restart use only the bars "
+       "stored before: for a node that only serves, with retrain off"),
     ON("store.idle", K_BOOL, store.idle, 0, 1,
        "the history writer runs only on a core nothing else wants (SCHED_IDLE, Linux)"),
     ON("store.nice", K_INT, store.nice, ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX,

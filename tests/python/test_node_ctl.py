@@ -4,7 +4,8 @@
      in one message, exit 2, nothing bound;
   2. status / train / swap / rollback / reload over the control socket;
   3. SIGTERM: exit 0 with the history store flushed (every prediction in it);
-  4. ml4t-ctl with no node: a clear message and exit 3."""
+  4. --store.history off: every signal answered, nothing recorded;
+  5. ml4t-ctl with no node: a clear message and exit 3."""
 import json
 import os
 import socket
@@ -92,6 +93,7 @@ def case_ctl(c, tmp):
     c.check(nodeutil.wait_for(lambda: node.status()["enriched"] >= 250, 20), "250 signals answered")
     st = node.status()
     mem = st.get("memory", {})
+    c.check(st["store_history"] is True, "status: history is recorded by default")
     c.check(st["store_transactions"] >= 1 and st["store_cache_bytes"] > 0,
             "status: the store's commits and page caches (%d, %d bytes)"
             % (st["store_transactions"], st["store_cache_bytes"]))
@@ -172,6 +174,25 @@ def case_ctl(c, tmp):
     c.check(node2.stop() == 0, "restart: SIGTERM exit 0")
 
 
+def case_history_off(c, tmp):
+    bars = strategy.load_bars()
+    node = nodeutil.Node(tmp, "--store.history", "off", name="nohist")
+    feed(node, 50, bars)
+    c.check(nodeutil.wait_for(lambda: node.status()["enriched"] >= 50, 20),
+            "history off: 50 signals answered")
+    st = node.status()
+    c.check(st["store_history"] is False, "history off: status says so")
+    c.check(st["stored"] == 0 and st["dropped"]["store"] == 0,
+            "history off: nothing stored, nothing counted as dropped (%d, %d)"
+            % (st["stored"], st["dropped"]["store"]))
+    c.check(node.stop() == 0, "history off: SIGTERM exit 0")
+    db = sqlite3.connect(os.path.join(node.data_dir, "history.sqlite3"))
+    counts = [db.execute("select count(*) from %s" % t).fetchone()[0]
+              for t in ("bars", "predictions", "outcomes")]
+    db.close()
+    c.check(counts == [0, 0, 0], "history off: no bars, predictions or outcomes %s" % counts)
+
+
 def case_no_node(c, tmp):
     port = nodeutil.free_port()
     t0 = time.time()
@@ -187,6 +208,7 @@ def main():
     try:
         print("case config_errors"); case_config_errors(c, tmp)
         print("case ctl"); case_ctl(c, tmp)
+        print("case history_off"); case_history_off(c, tmp)
         print("case no_node"); case_no_node(c, tmp)
     finally:
         nodeutil.cleanup()

@@ -530,6 +530,63 @@ static void t_stats_do_not_wait_for_the_writer(void)
     s_rm(dir);
 }
 
+/* History off: put_* keep nothing and say so truthfully (true, no drop), what
+   was stored before stays readable, and the registry works as ever. */
+static void t_history_off_keeps_nothing_new(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    ml4t_error_t err;
+    ml4t_store_t *st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    for (uint64_t i = 1; i <= 10; i++)
+        CHECK(ml4t_store_put_bar(st, "FILUSDT", i * 60, 10, 11, 9, 10.5, 100, 40));
+    ml4t_store_close(&st);
+
+    ml4t_store_config_t cfg;
+    ml4t_store_config_default(&cfg);
+    CHECK(cfg.history); /* on unless asked */
+    cfg.history = false;
+    cfg.queue_capacity = 4; /* would drop past 4 if anything were queued */
+    st = ml4t_store_open(dir, &cfg, &err);
+    REQUIRE(st);
+    for (uint64_t i = 11; i <= 100; i++) {
+        CHECK(ml4t_store_put_bar(st, "FILUSDT", i * 60, 10, 11, 9, 10.5, 100, 40));
+        CHECK(ml4t_store_put_prediction(st, "FILUSDT", "s-1", i * 60, 1, 0.7, "v0001", i));
+        CHECK(ml4t_store_put_outcome(st, "FILUSDT", "s-1", i * 60, 1, 0.01, true, i));
+    }
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.enqueued, 0);
+    CHECK_EQ_INT(stats.dropped, 0);
+    CHECK_EQ_INT(stats.stored, 0);
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_count(st, "bars", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 10); /* the ten stored before, no more */
+    CHECK_EQ_INT(ml4t_store_count(st, "predictions", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 0);
+    CHECK_EQ_INT(ml4t_store_count(st, "outcomes", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 0);
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "FILUSDT", 100, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 10);
+    ml4t_bars_destroy(&bars);
+    ml4t_registry_entry_t e = {0};
+    snprintf(e.version, sizeof e.version, "v0001");
+    snprintf(e.path, sizeof e.path, "%s/models/v0001/model.ubj", dir);
+    e.auc = NAN;
+    e.accuracy = NAN;
+    CHECK_EQ_INT(ml4t_store_registry_add(st, &e, &err), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_registry_set_live(st, "v0001", &err), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_registry_live(st, &e, &err), ML4T_OK);
+    CHECK_STR(e.version, "v0001");
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
 static const t_case_t cases[] = {
     T_CASE(t_write_and_read_back_after_restart),
     T_CASE(t_full_queue_drops_and_counts),
@@ -539,6 +596,7 @@ static const t_case_t cases[] = {
     T_CASE(t_unwritable_dir_is_an_error),
     T_CASE(t_writer_commits_full_batches_and_waits_for_the_rest),
     T_CASE(t_stats_do_not_wait_for_the_writer),
+    T_CASE(t_history_off_keeps_nothing_new),
 #ifdef __linux__
     T_CASE(t_writer_runs_niced),
     T_CASE(t_writer_runs_idle_by_default),

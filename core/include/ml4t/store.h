@@ -33,6 +33,8 @@ typedef struct ml4t_store_config {
     bool start_paused;     /* writer waits for ml4t_store_resume (tests, maintenance) */
     int nice;              /* added to the writer's niceness (Linux); 5; ML4T_SCHED_NICE_* */
     bool idle;             /* the writer runs under SCHED_IDLE (Linux): only on a free core */
+    bool history;          /* true: put_* queue bars, predictions, outcomes; false: they
+                              keep nothing (the registry and reads work as ever) */
 } ml4t_store_config_t;
 
 typedef struct ml4t_store_stats {
@@ -68,7 +70,8 @@ void ml4t_store_close(ml4t_store_t **self_p);
 /* Let a writer opened with start_paused begin writing. */
 void ml4t_store_resume(ml4t_store_t *self);
 
-/* Hot path: enqueue, never block. Return false when the queue was full (counted). */
+/* Hot path: enqueue, never block. Return false when the queue was full (counted).
+   With history off (config) they keep nothing and return true. */
 bool ml4t_store_put_bar(ml4t_store_t *self, const char *instrument_id, uint64_t ts, double open,
                         double high, double low, double close, double volume, double buy_volume);
 bool ml4t_store_put_prediction(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
