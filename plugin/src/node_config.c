@@ -356,8 +356,36 @@ void ml4t_node_problems_add(ml4t_node_problems_t *p, const char *fmt, ...)
     p->n++;
 }
 
-static const char *const s_sections[] = {"zmq",   "redis",      "failover", "policy",
-                                         "train", "supervisor", NULL};
+/* A ZPL section other than node and model is the part before the dot of some
+   option's key: the table says which there are. */
+static bool s_is_section(const char *name)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; s_opts[i].key; i++)
+        if (len && strncmp(s_opts[i].key, name, len) == 0 && s_opts[i].key[len] == '.')
+            return true;
+    return false;
+}
+
+/* "node, model, zmq, redis, ...": every section, each once, in the table's order. */
+static void s_section_list(char *buf, size_t size)
+{
+    snprintf(buf, size, "node, model");
+    for (size_t i = 0; s_opts[i].key; i++) {
+        const char *dot = strchr(s_opts[i].key, '.');
+        if (!dot)
+            continue;
+        int len = (int)(dot - s_opts[i].key);
+        char name[32];
+        snprintf(name, sizeof name, ", %.*s", len, s_opts[i].key);
+        size_t n = strlen(name);
+        const char *at = buf;
+        while ((at = strstr(at, name)) && at[n] != ',' && at[n] != '\0')
+            at += n; /* ", re" inside ", redis" is not ", re" */
+        if (!at)
+            snprintf(buf + strlen(buf), size - strlen(buf), "%s", name);
+    }
+}
 
 /* Every entry of a parsed ZPL tree, as keys; `origin` names the source in problems. */
 static void s_apply_zpl(ml4t_node_config_t *cfg, zconfig_t *root, const char *origin,
@@ -366,14 +394,11 @@ static void s_apply_zpl(ml4t_node_config_t *cfg, zconfig_t *root, const char *or
     for (zconfig_t *sec = zconfig_child(root); sec; sec = zconfig_next(sec)) {
         const char *sname = zconfig_name(sec) ? zconfig_name(sec) : "";
         bool bare = strcmp(sname, "node") == 0 || strcmp(sname, "model") == 0;
-        bool known = bare;
-        for (size_t i = 0; s_sections[i]; i++)
-            known = known || strcmp(sname, s_sections[i]) == 0;
-        if (!known) {
-            ml4t_node_problems_add(problems,
-                                   "%s: unknown section '%.64s' (node, model, zmq, redis, "
-                                   "failover, policy, train, supervisor)",
-                                   origin, sname);
+        if (!bare && !s_is_section(sname)) {
+            char sections[160];
+            s_section_list(sections, sizeof sections);
+            ml4t_node_problems_add(problems, "%s: unknown section '%.64s' (%s)", origin, sname,
+                                   sections);
             continue;
         }
         for (zconfig_t *item = zconfig_child(sec); item; item = zconfig_next(item)) {

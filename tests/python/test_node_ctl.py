@@ -43,13 +43,16 @@ def case_config_errors(c, tmp):
     c.check(r.returncode == 0 and "--redis.port" in r.stdout and "[6379]" in r.stdout
             and "ML4T_REDIS_PORT" in r.stdout, "--help lists options, defaults and variables")
     with open(zpl, "w") as f:
-        f.write("redis\n    port = 6390\nnode\n    stats_interval = 3\n")
+        f.write("redis\n    port = 6390\nnode\n    stats_interval = 3\n"
+                "store\n    history = off\n")
     r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--config", zpl, "--print-config",
                         "--stats-interval", "4", "--store.nice", "7"], capture_output=True,
                        text=True, env=dict(os.environ, ML4T_REDIS_PORT="6391"))
     c.check("redis.port = 6391" in r.stdout and "stats_interval = 4" in r.stdout
             and "store.nice = 7" in r.stdout,
             "precedence: flags over environment over file")
+    c.check(r.returncode == 0 and "store.history = off" in r.stdout,
+            "every option's section is a ZPL section (store)")
 
 
 def thread_names(pid):
