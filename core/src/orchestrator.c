@@ -1066,12 +1066,16 @@ ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *
         s_on_new_model(self, m);
     const ml4t_hmm_t *hmm = m && self->seen_model_ok ? ml4t_model_hmm(m) : NULL;
     self->warming = true;
+    ml4t_err_t unread = ML4T_OK; /* the first instrument whose bars could not be read */
     for (size_t i = 0; rc == ML4T_OK && i < n; i++) {
         ml4t_bars_clear(&bars);
         /* more than the ring holds: VPIN needs ~1,500 one-minute bars for its buckets */
         size_t want = self->cfg.history_bars > 4096 ? self->cfg.history_bars : 4096;
-        rc = ml4t_store_load_bars(self->store, ids[i], want, &bars, err);
-        if (rc || bars.n == 0 || ml4t_bars_validate(&bars, NULL) != ML4T_OK)
+        ml4t_err_t lrc =
+            ml4t_store_load_bars(self->store, ids[i], want, &bars, unread ? NULL : err);
+        if (lrc && !unread)
+            unread = lrc; /* the others are still warmed */
+        if (lrc || bars.n == 0 || ml4t_bars_validate(&bars, NULL) != ML4T_OK)
             continue; /* a stored series that does not validate is not replayed */
         s_instr_t *in = s_lookup(self, ids[i], true, err);
         if (!in) {
@@ -1085,7 +1089,7 @@ ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *
     ml4t_model_slot_release(self->slot, &m);
     ml4t_bars_destroy(&bars);
     free(ids);
-    return rc;
+    return rc ? rc : unread;
 }
 
 ml4t_err_t ml4t_orchestrator_policy_save(const ml4t_orchestrator_t *self, const char *path,

@@ -718,7 +718,7 @@ static ml4t_err_t s_open_model(s_self_t *self, ml4t_error_t *err)
     size_t warmed = 0;
     if (ml4t_orchestrator_warm_from_store(self->orch, &warmed, &e) != ML4T_OK)
         fprintf(stderr, "ml4t-node: warning: history not restored: %s\n", e.msg);
-    else if (warmed)
+    if (warmed)
         fprintf(stderr, "ml4t-node: restored the history of %zu instrument(s)\n", warmed);
     s_policy_path(self, self->policy_path, sizeof self->policy_path);
     ml4t_err_t prc = ml4t_orchestrator_policy_load(self->orch, self->policy_path, &e);

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -139,9 +140,24 @@ def case_ctl(c, tmp):
     c.check(node.stop() == 0, "SIGTERM: exit 0")
     db = sqlite3.connect(os.path.join(node.data_dir, "history.sqlite3"))
     rows = db.execute("select count(*) from predictions").fetchone()[0]
-    nbars = db.execute("select count(*) from bars").fetchone()[0]
+    # bars are stored in blocks (docs/runtime.md): decoded here on their own,
+    # with struct, as any other program would
+    nbars, layout_ok, blocks = 0, True, 0
+    for inst, first, last, n, data in db.execute(
+            "select instrument, ts_first, ts_last, n, data from bar_blocks"
+            " order by instrument, ts_first"):
+        bars_ = list(struct.iter_unpack("<q6d", data)) if len(data) == 56 * n else []
+        ts = [b[0] for b in bars_]
+        layout_ok = layout_ok and len(bars_) == n and ts[0] == first and ts[-1] == last \
+            and all(x < y for x, y in zip(ts, ts[1:])) \
+            and all(b[3] <= min(b[1], b[4]) and b[2] >= max(b[1], b[4]) for b in bars_)
+        nbars, blocks = nbars + n, blocks + 1
+    db.close()
     c.check(rows == enriched, "store flushed: %d predictions for %d answers" % (rows, enriched))
     c.check(nbars >= 25000, "store flushed: %d bars" % nbars)
+    c.check(layout_ok and blocks < nbars / 10,
+            "bars in %d blocks, each in the documented layout, increasing, low <= open/close"
+            " <= high" % blocks)
     c.check(os.path.exists(os.path.join(node.data_dir, "policy_history.json")),
             "SIGTERM: the policy history was saved")
     # a restart on the same data_dir: the registry's live model, the instrument's
@@ -191,7 +207,7 @@ def case_history_off(c, tmp):
     c.check(node.stop() == 0, "history off: SIGTERM exit 0")
     db = sqlite3.connect(os.path.join(node.data_dir, "history.sqlite3"))
     counts = [db.execute("select count(*) from %s" % t).fetchone()[0]
-              for t in ("bars", "predictions", "outcomes")]
+              for t in ("bar_blocks", "predictions", "outcomes")]
     db.close()
     c.check(counts == [0, 0, 0], "history off: no bars, predictions or outcomes %s" % counts)
 

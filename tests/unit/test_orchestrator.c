@@ -4,6 +4,7 @@
 #include "ml4t/hmm.h"
 #include "ml4t/orchestrator.h"
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -477,9 +478,20 @@ static void t_warm_from_store_after_restart(void)
     CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
     s_signal(&sig, "FILUSDT", 300, 1, 1, "b");
     CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
+    s_signal(&sig, "AAAUSDT", 0, 300, 1, "d"); /* listed first; its block is damaged below */
+    CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &out, NULL), ML4T_OK);
     CHECK_EQ_INT(ml4t_store_flush(store, 5000), ML4T_OK);
     ml4t_orchestrator_destroy(&o);
     ml4t_store_close(&store);
+    char path[64];
+    snprintf(path, sizeof path, "%s/history.sqlite3", dir);
+    sqlite3 *db = NULL;
+    REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db,
+                       "UPDATE bar_blocks SET data = substr(data, 1, 30)"
+                       " WHERE instrument = 'AAAUSDT'",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
 
     /* restart: a one-bar signal is served at once, with the same state */
     store = ml4t_store_open(dir, NULL, NULL);
@@ -488,7 +500,10 @@ static void t_warm_from_store_after_restart(void)
     REQUIRE(o);
     size_t warmed = 0;
     ml4t_error_t err;
-    CHECK_EQ_INT(ml4t_orchestrator_warm_from_store(o, &warmed, &err), ML4T_OK);
+    /* the damaged instrument is named and passed over; the other is warmed */
+    CHECK_EQ_INT(ml4t_orchestrator_warm_from_store(o, &warmed, &err), ML4T_EIO);
+    CHECK_STR(err.field, "bars");
+    CHECK(strstr(err.msg, "AAAUSDT") != NULL);
     CHECK_EQ_INT(warmed, 1);
     s_signal(&sig, "FILUSDT", 301, 1, 1, "c");
     CHECK_EQ_INT(ml4t_orchestrator_process_signal(o, &sig, &again, &err), ML4T_OK);
@@ -498,7 +513,7 @@ static void t_warm_from_store_after_restart(void)
     CHECK_EQ_INT(ml4t_store_flush(store, 5000), ML4T_OK);
     uint64_t n = 0;
     CHECK_EQ_INT(ml4t_store_count(store, "bars", &n, NULL), ML4T_OK);
-    CHECK_EQ_INT(n, 302); /* warm-up did not store its bars twice */
+    CHECK_EQ_INT(n, 302 + 300); /* warm-up did not store its bars twice */
     /* the same signal on a never-restarted orchestrator gives the same features */
     ml4t_orchestrator_t *ref = s_new(false, NULL);
     REQUIRE(ref);

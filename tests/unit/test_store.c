@@ -27,6 +27,20 @@ static void s_rm(const char *dir)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* The store's database in dir, opened as another program would; NULL when it
+   cannot be. */
+static sqlite3 *s_open_history(const char *dir)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/history.sqlite3", dir);
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    return db;
+}
+
 /* A store in a fresh directory with a small queue; NULL when it cannot open. */
 static ml4t_store_t *s_open_small(char *dir, size_t dir_size, size_t capacity, bool paused)
 {
@@ -503,12 +517,11 @@ static void *s_stats_thread(void *arg)
    machine, a commit blocked on the disk). */
 static void t_stats_do_not_wait_for_the_writer(void)
 {
-    char dir[64], path[96];
+    char dir[64];
     ml4t_store_t *st = s_open_small(dir, sizeof dir, 64, false);
     REQUIRE(st);
-    snprintf(path, sizeof path, "%s/history.sqlite3", dir);
-    sqlite3 *other = NULL;
-    REQUIRE(sqlite3_open(path, &other) == SQLITE_OK);
+    sqlite3 *other = s_open_history(dir);
+    REQUIRE(other);
     REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK);
     CHECK(ml4t_store_put_bar(st, "X", 1, 1, 1, 1, 1, 1, NAN));
     usleep(200000); /* the writer wakes within 20 ms and blocks on the lock */
@@ -587,6 +600,285 @@ static void t_history_off_keeps_nothing_new(void)
     s_rm(dir);
 }
 
+/* Bars go into one row of bar_blocks per instrument and transaction, in the
+   documented layout, and read back across blocks; a bar not newer than its
+   instrument's newest is ignored. */
+static void t_bars_are_stored_in_blocks(void)
+{
+    char dir[64];
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 1 << 14, true);
+    REQUIRE(st);
+    ml4t_error_t err;
+    static const char *inst[3] = {"AUSDT", "BUSDT", "CUSDT"};
+    /* three rounds of 1,000 bars per instrument, each flushed (the first put
+       while the writer is paused) */
+    for (int tx = 0; tx < 3; tx++) {
+        for (uint64_t i = 1; i <= 1000; i++)
+            for (int k = 0; k < 3; k++) {
+                uint64_t t = (uint64_t)tx * 1000 + i;
+                CHECK(ml4t_store_put_bar(st, inst[k], t * 60, 10 + k, 11 + k, 9 + k, 10.5 + k,
+                                         (double)t, t % 3 ? 0.25 * (double)t : NAN));
+            }
+        CHECK(ml4t_store_put_bar(st, "AUSDT", 60 * 500, 1, 1, 1, 1, 1, 1)); /* older: ignored */
+        ml4t_store_resume(st);
+        CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    }
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 9003); /* the ignored ones count as handled */
+    CHECK_EQ_INT(stats.write_errors, 0);
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_count(st, "bars", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 9000);
+    /* the table as another program sees it */
+    sqlite3 *db = s_open_history(dir);
+    REQUIRE(db);
+    sqlite3_stmt *q = NULL;
+    REQUIRE(sqlite3_prepare_v2(db,
+                               "SELECT instrument, ts_first, ts_last, n, data FROM bar_blocks"
+                               " ORDER BY instrument, ts_first",
+                               -1, &q, NULL) == SQLITE_OK);
+    int rows = 0;
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        rows++;
+        CHECK(sqlite3_column_int64(q, 2) > sqlite3_column_int64(q, 1));
+        int nb = sqlite3_column_int(q, 3);
+        CHECK_EQ_INT(sqlite3_column_bytes(q, 4), nb * 56);
+        const uint8_t *d = sqlite3_column_blob(q, 4);
+        uint64_t ts = 0, close_bits = 0;
+        for (int b = 0; b < 8; b++) { /* little-endian: ts, then close at byte 32 */
+            ts |= (uint64_t)d[b] << (8 * b);
+            close_bits |= (uint64_t)d[32 + b] << (8 * b);
+        }
+        double close;
+        memcpy(&close, &close_bits, sizeof close);
+        CHECK_EQ_INT(ts, sqlite3_column_int64(q, 1));
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        CHECK_NEAR(close, 10.5 + (id[0] - 'A'), 0);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    /* a block per instrument and transaction: nine when each flush was one
+       transaction (the writer, awake after the first, may also commit part
+       of a round while it is put) */
+    CHECK(rows >= 9 && (uint64_t)rows <= 3 * stats.transactions);
+    CHECK(rows <= 90); /* so 100 bars a block at least, on average */
+    /* across blocks: the newest 1,500 start inside a block */
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "BUSDT", 1500, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 1500);
+    CHECK_EQ_INT(bars.ts[0], 1501 * 60);
+    CHECK_EQ_INT(bars.ts[1499], 3000 * 60);
+    CHECK_NEAR(bars.volume[0], 1501, 0);
+    CHECK_NEAR(bars.buy_volume[0], 0.25 * 1501, 0);
+    CHECK(isnan(bars.buy_volume[2])); /* 1503 % 3 == 0 */
+    CHECK_EQ_INT(ml4t_bars_validate(&bars, &err), ML4T_OK);
+    bars.n = 0;
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "AUSDT", 100000, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 3000); /* all, the older bars not among them */
+    bool increasing = true;
+    for (size_t i = 1; i < bars.n; i++)
+        increasing = increasing && bars.ts[i] == bars.ts[i - 1] + 60;
+    CHECK(increasing);
+    bars.n = 0;
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "AUSDT", 0, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 0);
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "NOPE", 10, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 0);
+    ml4t_bars_destroy(&bars);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+/* A data directory from before blocks: its rows of bars move into blocks when
+   it opens, and read back as they were. */
+static void t_bar_rows_move_into_blocks(void)
+{
+    char dir[64];
+    s_tmpdir(dir, sizeof dir);
+    REQUIRE(dir[0]);
+    sqlite3 *db = s_open_history(dir);
+    REQUIRE(db);
+    REQUIRE(sqlite3_exec(db,
+                         "CREATE TABLE bars(instrument TEXT NOT NULL, ts INTEGER NOT NULL,"
+                         " open REAL, high REAL, low REAL, close REAL, volume REAL,"
+                         " buy_volume REAL, PRIMARY KEY(instrument, ts)) WITHOUT ROWID;"
+                         "BEGIN",
+                         NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_stmt *ins = NULL;
+    REQUIRE(sqlite3_prepare_v2(db, "INSERT INTO bars VALUES(?,?,?,?,?,?,?,?)", -1, &ins, NULL) ==
+            SQLITE_OK);
+    /* 5,000 of one (two blocks: 4,096 and 904), 10 of another, inserted newest first */
+    for (int k = 0; k < 2; k++)
+        for (int i = k ? 10 : 5000; i >= 1; i--) {
+            sqlite3_bind_text(ins, 1, k ? "NEARUSDT" : "FILUSDT", -1, SQLITE_STATIC);
+            sqlite3_bind_int64(ins, 2, (sqlite3_int64)i * 60);
+            for (int c = 0; c < 5; c++)
+                sqlite3_bind_double(ins, 3 + c, 10.0 + i);
+            if (i % 2)
+                sqlite3_bind_null(ins, 8);
+            else
+                sqlite3_bind_double(ins, 8, 4.0);
+            REQUIRE(sqlite3_step(ins) == SQLITE_DONE);
+            sqlite3_reset(ins);
+        }
+    sqlite3_finalize(ins);
+    REQUIRE(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+
+    ml4t_error_t err;
+    ml4t_store_t *st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    uint64_t n = 0;
+    CHECK_EQ_INT(ml4t_store_count(st, "bars", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 5010);
+    char id[ML4T_INSTRUMENT_MAX + 1];
+    CHECK_EQ_INT(ml4t_store_busiest_instrument(st, id, &n, &err), ML4T_OK);
+    CHECK_STR(id, "FILUSDT");
+    CHECK_EQ_INT(n, 5000);
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "FILUSDT", 4200, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 4200);
+    CHECK_EQ_INT(bars.ts[0], 801 * 60);
+    CHECK_EQ_INT(bars.ts[4199], 5000 * 60);
+    CHECK_NEAR(bars.close[4199], 5010, 0);
+    CHECK(isnan(bars.buy_volume[0])); /* 801 is odd: the NULL came back as NaN */
+    CHECK_NEAR(bars.buy_volume[1], 4.0, 0);
+    /* new bars follow on: one older than the newest is still ignored */
+    CHECK(ml4t_store_put_bar(st, "FILUSDT", 5001 * 60, 1, 1, 1, 1, 1, 1));
+    CHECK(ml4t_store_put_bar(st, "FILUSDT", 4000 * 60, 2, 2, 2, 2, 2, 2));
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    CHECK_EQ_INT(ml4t_store_count(st, "bars", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 5011);
+    ml4t_bars_destroy(&bars);
+    CHECK_EQ_INT(ml4t_store_integrity_check(st, &err), ML4T_OK);
+    ml4t_store_close(&st);
+
+    /* the old table is gone; opening again moves nothing */
+    db = s_open_history(dir);
+    REQUIRE(db);
+    sqlite3_stmt *q = NULL;
+    REQUIRE(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE name = 'bars'", -1, &q,
+                               NULL) == SQLITE_OK);
+    CHECK(sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    st = ml4t_store_open(dir, NULL, &err);
+    REQUIRE(st);
+    CHECK_EQ_INT(ml4t_store_count(st, "bars", &n, &err), ML4T_OK);
+    CHECK_EQ_INT(n, 5011);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+/* A block whose data does not match its count is an error naming it, and the
+   rest of the store reads as ever. */
+static void t_damaged_block_is_an_error(void)
+{
+    char dir[64];
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 1024, false);
+    REQUIRE(st);
+    ml4t_error_t err;
+    for (uint64_t i = 1; i <= 10; i++) {
+        CHECK(ml4t_store_put_bar(st, "FILUSDT", i * 60, 1, 1, 1, 1, 1, 1));
+        CHECK(ml4t_store_put_bar(st, "NEARUSDT", i * 60, 1, 1, 1, 1, 1, 1));
+    }
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    sqlite3 *db = s_open_history(dir);
+    REQUIRE(db);
+    REQUIRE(sqlite3_exec(db,
+                         "UPDATE bar_blocks SET data = substr(data, 1, 100)"
+                         " WHERE instrument = 'FILUSDT'",
+                         NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    ml4t_bars_t bars;
+    ml4t_bars_init(&bars);
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "FILUSDT", 100, &bars, &err), ML4T_EIO);
+    CHECK_STR(err.field, "bars");
+    CHECK(strstr(err.msg, "FILUSDT") && strstr(err.msg, "damaged"));
+    bars.n = 0;
+    CHECK_EQ_INT(ml4t_store_load_bars(st, "NEARUSDT", 100, &bars, &err), ML4T_OK);
+    CHECK_EQ_INT(bars.n, 10);
+    ml4t_bars_destroy(&bars);
+    ml4t_store_close(&st);
+    s_rm(dir);
+}
+
+/* Predictions and outcomes go in several rows a statement: every field of
+   every row, in order, across whole statements and the rest. */
+static void t_rows_keep_their_fields_and_order(void)
+{
+    char dir[64];
+    ml4t_store_t *st = s_open_small(dir, sizeof dir, 1024, true);
+    REQUIRE(st);
+    for (int i = 0; i < 37; i++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "s-%d", i);
+        CHECK(ml4t_store_put_prediction(st, i % 2 ? "FILUSDT" : "NEARUSDT", sid, 1000 + i,
+                                        i % 3 - 1, i == 5 ? NAN : 0.01 * i, i == 7 ? "" : "v0003",
+                                        2000 + i));
+        if (i % 2)
+            CHECK(ml4t_store_put_outcome(st, "FILUSDT", sid, 1000 + i, i % 3 - 1, 0.001 * i,
+                                         i % 4 == 1, 3000 + i));
+    }
+    ml4t_store_resume(st);
+    CHECK_EQ_INT(ml4t_store_flush(st, 5000), ML4T_OK);
+    ml4t_store_stats_t stats;
+    ml4t_store_stats(st, &stats);
+    CHECK_EQ_INT(stats.stored, 37 + 18);
+    CHECK_EQ_INT(stats.write_errors, 0);
+    CHECK_EQ_INT(stats.transactions, 1);
+    ml4t_store_close(&st);
+    sqlite3 *db = s_open_history(dir);
+    REQUIRE(db);
+    sqlite3_stmt *q = NULL;
+    REQUIRE(sqlite3_prepare_v2(db,
+                               "SELECT instrument, signal_id, ts_event, signal, confidence,"
+                               " model_version, ts FROM predictions ORDER BY id",
+                               -1, &q, NULL) == SQLITE_OK);
+    int i = 0;
+    for (; sqlite3_step(q) == SQLITE_ROW; i++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "s-%d", i);
+        CHECK_STR((const char *)sqlite3_column_text(q, 0), i % 2 ? "FILUSDT" : "NEARUSDT");
+        CHECK_STR((const char *)sqlite3_column_text(q, 1), sid);
+        CHECK_EQ_INT(sqlite3_column_int64(q, 2), 1000 + i);
+        CHECK_EQ_INT(sqlite3_column_int(q, 3), i % 3 - 1);
+        if (i == 5)
+            CHECK(sqlite3_column_type(q, 4) == SQLITE_NULL); /* NaN: unknown */
+        else
+            CHECK_NEAR(sqlite3_column_double(q, 4), 0.01 * i, 0);
+        if (i == 7)
+            CHECK(sqlite3_column_type(q, 5) == SQLITE_NULL); /* "": none */
+        else
+            CHECK_STR((const char *)sqlite3_column_text(q, 5), "v0003");
+        CHECK_EQ_INT(sqlite3_column_int64(q, 6), 2000 + i);
+    }
+    sqlite3_finalize(q);
+    CHECK_EQ_INT(i, 37);
+    REQUIRE(sqlite3_prepare_v2(db,
+                               "SELECT signal_id, ts_event, label, realized_return, correct, ts"
+                               " FROM outcomes ORDER BY id",
+                               -1, &q, NULL) == SQLITE_OK);
+    int n = 0;
+    for (i = 1; sqlite3_step(q) == SQLITE_ROW; i += 2, n++) {
+        char sid[16];
+        snprintf(sid, sizeof sid, "s-%d", i);
+        CHECK_STR((const char *)sqlite3_column_text(q, 0), sid);
+        CHECK_EQ_INT(sqlite3_column_int64(q, 1), 1000 + i);
+        CHECK_EQ_INT(sqlite3_column_int(q, 2), i % 3 - 1);
+        CHECK_NEAR(sqlite3_column_double(q, 3), 0.001 * i, 0);
+        CHECK_EQ_INT(sqlite3_column_int(q, 4), i % 4 == 1);
+        CHECK_EQ_INT(sqlite3_column_int64(q, 5), 3000 + i);
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    CHECK_EQ_INT(n, 18);
+    s_rm(dir);
+}
+
 static const t_case_t cases[] = {
     T_CASE(t_write_and_read_back_after_restart),
     T_CASE(t_full_queue_drops_and_counts),
@@ -597,6 +889,10 @@ static const t_case_t cases[] = {
     T_CASE(t_writer_commits_full_batches_and_waits_for_the_rest),
     T_CASE(t_stats_do_not_wait_for_the_writer),
     T_CASE(t_history_off_keeps_nothing_new),
+    T_CASE(t_bars_are_stored_in_blocks),
+    T_CASE(t_bar_rows_move_into_blocks),
+    T_CASE(t_damaged_block_is_an_error),
+    T_CASE(t_rows_keep_their_fields_and_order),
 #ifdef __linux__
     T_CASE(t_writer_runs_niced),
     T_CASE(t_writer_runs_idle_by_default),

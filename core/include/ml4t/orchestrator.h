@@ -120,7 +120,9 @@ ml4t_err_t ml4t_orchestrator_process_risk_state(ml4t_orchestrator_t *self,
    its state (features, VPIN, HMM filter), so that signals carrying only their
    newest bar are served at once. Call on the hot thread before the first
    signal, after the live model is in the slot. *n_instruments gets how many
-   were warmed. */
+   were warmed. An instrument whose stored bars cannot be read (a damaged
+   block) is passed over: the others are warmed, and the first such error is
+   returned with *n_instruments set. */
 ml4t_err_t ml4t_orchestrator_warm_from_store(ml4t_orchestrator_t *self, size_t *n_instruments,
                                              ml4t_error_t *err);
 

@@ -1,7 +1,8 @@
 /*  ml4t_store: the history store.
 
-    SQLite in WAL mode at <dir>/history.sqlite3: bars per instrument, predictions,
-    outcomes and the model registry. The hot path only enqueues: put_* packs a
+    SQLite in WAL mode at <dir>/history.sqlite3: bars per instrument (in blocks:
+    a row of bar_blocks per instrument and transaction; docs/runtime.md gives the
+    layout), predictions, outcomes and the model registry. The hot path only enqueues: put_* packs a
     record into a bounded single-producer/single-consumer ring and returns at
     once (no allocation); a writer thread drains the ring in batched transactions.
     When the ring is full the record is dropped and counted, and the caller keeps
@@ -71,7 +72,9 @@ void ml4t_store_close(ml4t_store_t **self_p);
 void ml4t_store_resume(ml4t_store_t *self);
 
 /* Hot path: enqueue, never block. Return false when the queue was full (counted).
-   With history off (config) they keep nothing and return true. */
+   With history off (config) they keep nothing and return true. The writer
+   ignores a bar not newer than the newest stored for its instrument (a
+   duplicate, or a late one): an instrument's stored bars only go forward. */
 bool ml4t_store_put_bar(ml4t_store_t *self, const char *instrument_id, uint64_t ts, double open,
                         double high, double low, double close, double volume, double buy_volume);
 bool ml4t_store_put_prediction(ml4t_store_t *self, const char *instrument_id, const char *signal_id,
@@ -91,7 +94,9 @@ ml4t_err_t ml4t_store_flush(ml4t_store_t *self, int timeout_ms);
    atomic_load for a pointer to non-const (some compilers refuse const). */
 void ml4t_store_stats(ml4t_store_t *self, ml4t_store_stats_t *out);
 
-/* The newest max_bars bars of an instrument, oldest first, appended to out. */
+/* The newest max_bars bars of an instrument, oldest first, appended to out.
+   ML4T_EIO naming "bars" when a stored block is damaged (its data does not
+   hold the bars it counts). */
 ml4t_err_t ml4t_store_load_bars(ml4t_store_t *self, const char *instrument_id, size_t max_bars,
                                 ml4t_bars_t *out, ml4t_error_t *err);
 
@@ -104,7 +109,8 @@ ml4t_err_t ml4t_store_instruments(ml4t_store_t *self, char (*ids)[ML4T_INSTRUMEN
 ml4t_err_t ml4t_store_busiest_instrument(ml4t_store_t *self, char id[ML4T_INSTRUMENT_MAX + 1],
                                          uint64_t *n_bars, ml4t_error_t *err);
 
-/* Row counts, for status and tests. table: "bars", "predictions", "outcomes", "models". */
+/* Counts, for status and tests. table: "bars" (bars, not blocks), "predictions",
+   "outcomes", "models". */
 ml4t_err_t ml4t_store_count(ml4t_store_t *self, const char *table, uint64_t *n, ml4t_error_t *err);
 
 /* Model registry. add inserts or replaces by version. set_live marks one version
