@@ -59,8 +59,7 @@ typedef struct {
 typedef struct {
     char id[ML4T_INSTRUMENT_MAX + 1]; /* "" = free slot */
     uint64_t n;
-    uint64_t last_ts;
-    bool has_last;
+    uint64_t last_ts;      /* meaningful when n > 0 */
     uint32_t batch, group; /* group is this batch's when batch is the writer's epoch */
 } s_count_t;
 
@@ -275,7 +274,6 @@ static ml4t_err_t s_count_seed(ml4t_store_t *self, sqlite3 *db, ml4t_error_t *er
         }
         c->n = (uint64_t)sqlite3_column_int64(st, 1);
         c->last_ts = (uint64_t)sqlite3_column_int64(st, 2);
-        c->has_last = true;
     }
     self->counts_stale = !ok || step != SQLITE_DONE;
     pthread_mutex_unlock(&self->clock);
@@ -358,35 +356,30 @@ static uint64_t s_write_rows(ml4t_store_t *self)
     return bad;
 }
 
-/* Takes a prediction or an outcome into the batch. 0, or -1 out of memory. */
-static int s_take_row(ml4t_store_t *self, const s_record_t *r)
+/* Room for a batch of n records, whatever their kinds; false when out of memory. */
+static bool s_reserve_batch(ml4t_store_t *self, size_t n)
 {
-    if (!s_reserve((void **)&self->rows, &self->rows_cap, self->rows_n + 1, sizeof *self->rows))
-        return -1;
-    self->rows[self->rows_n++] = *r;
-    return 0;
+    return s_reserve((void **)&self->rows, &self->rows_cap, n, sizeof *self->rows) &&
+           s_reserve((void **)&self->bars, &self->bars_cap, n, sizeof *self->bars) &&
+           s_reserve((void **)&self->groups, &self->groups_cap, n, sizeof *self->groups);
 }
 
 /* Takes a bar into the batch's block of its instrument. A bar not newer than
    the newest stored or taken for its instrument is ignored (0, as a duplicate
-   was when bars were rows); -1 when there is no memory or no instrument. */
+   was when bars were rows); -1 when there is no memory or no instrument.
+   The batch has room for it (s_reserve_batch). */
 static int s_take_bar(ml4t_store_t *self, const s_record_t *r)
 {
-    if (!s_reserve((void **)&self->bars, &self->bars_cap, self->bars_n + 1, sizeof *self->bars) ||
-        !s_reserve((void **)&self->groups, &self->groups_cap, self->groups_n + 1,
-                   sizeof *self->groups))
-        return -1;
     pthread_mutex_lock(&self->clock);
     s_count_t *c = s_count_get(self, r->instrument_id);
     if (!c) {
         pthread_mutex_unlock(&self->clock);
         return -1;
     }
-    if (c->has_last && r->ts <= c->last_ts) {
+    if (c->n > 0 && r->ts <= c->last_ts) {
         pthread_mutex_unlock(&self->clock);
         return 0;
     }
-    c->has_last = true;
     c->last_ts = r->ts;
     c->n++;
     if (c->batch != self->epoch) {
@@ -616,11 +609,17 @@ static size_t s_drain_batch(ml4t_store_t *self)
         s_count_seed(self, self->wdb, NULL);
     if (++self->epoch == 0) /* 0 is every slot's batch after a seed */
         self->epoch = 1;
+    bool room = s_reserve_batch(self, n);
     bool in_tx = sqlite3_exec(self->wdb, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
     for (size_t i = 0; i < n; i++) {
-        s_record_t r;
-        tail_b += s_unpack(self, tail_b, &r);
-        if ((r.kind == S_REC_BAR ? s_take_bar(self, &r) : s_take_row(self, &r)) == 0)
+        s_record_t spare; /* without room the records are only passed over */
+        s_record_t *r = room ? &self->rows[self->rows_n] : &spare;
+        tail_b += s_unpack(self, tail_b, r);
+        if (!room)
+            bad++;
+        else if (r->kind != S_REC_BAR) /* a prediction or an outcome: kept where it is */
+            self->rows_n++, ok++;
+        else if (s_take_bar(self, r) == 0)
             ok++;
         else
             bad++;
