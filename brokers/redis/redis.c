@@ -93,7 +93,7 @@ typedef struct {
        written on the current connection (all of them, once it is up). */
     s_rec_t *recs;
     size_t ring, head, n, live;
-    size_t depth;    /* cfg->redis.pipeline */
+    size_t depth;    /* cfg->redis.pipeline, or the adapter's own when that is -1 */
     uint64_t failed; /* error replies so far */
     s_reply_fn on_reply;
     void *owner;
@@ -131,10 +131,20 @@ static void s_conn_init(s_conn_t *conn, const ml4t_transport_config_t *cfg,
     conn->backoff_ms = cfg->redis.backoff_min_ms;
 }
 
-/* Make conn a pipelined connection whose replies go to on_reply(owner, ...). */
-static bool s_conn_pipe_init(s_conn_t *conn, s_reply_fn on_reply, void *owner)
+/* Pipeline depths when redis.pipeline is -1. Pub/sub keeps fewer in flight:
+   its answers are small, so Redis's receive buffer for them stays small, and
+   256 of them closed its window for 0.2 s at a time (docs/brokers.md,
+   "Pipeline depth"). Streams answers are scripts, slower to reply, and 64
+   cost them throughput. */
+#define S_PUBSUB_DEPTH  64
+#define S_STREAMS_DEPTH 256
+
+/* Make conn a pipelined connection whose replies go to on_reply(owner, ...);
+   depth is the adapter's own, used when redis.pipeline is -1. */
+static bool s_conn_pipe_init(s_conn_t *conn, s_reply_fn on_reply, void *owner, size_t depth)
 {
-    conn->depth = (size_t)conn->cfg->redis.pipeline;
+    int want = conn->cfg->redis.pipeline;
+    conn->depth = want < 0 ? depth : (size_t)want;
     /* depth 0 still carries one command; one spare slot lets a command be
        rewritten and queued again while its old slot is being released */
     conn->ring = (conn->depth ? conn->depth : 1) + 1;
@@ -649,9 +659,9 @@ static ml4t_err_t s_check_config(const ml4t_transport_config_t *cfg, ml4t_error_
     if (cfg->redis.io_timeout_ms < 1 || cfg->redis.connect_timeout_ms < 1)
         return ml4t_error_set(err, ML4T_ERANGE, "redis.io_timeout_ms",
                               "redis.io_timeout_ms and redis.connect_timeout_ms must be >= 1");
-    if (cfg->redis.pipeline < 0 || cfg->redis.pipeline > 65536)
+    if (cfg->redis.pipeline < -1 || cfg->redis.pipeline > 65536)
         return ml4t_error_set(err, ML4T_ERANGE, "redis.pipeline",
-                              "redis.pipeline=%d: not in [0, 65536]", cfg->redis.pipeline);
+                              "redis.pipeline=%d: not in [-1, 65536]", cfg->redis.pipeline);
     return ML4T_OK;
 }
 
@@ -719,7 +729,7 @@ static ml4t_err_t s_pubsub_init(void **state, const ml4t_transport_config_t *cfg
     self->health.active = -1;
     s_conn_init(&self->sub, &self->cfg, &self->health);
     s_conn_init(&self->pub, &self->cfg, &self->health);
-    if (!s_conn_pipe_init(&self->pub, s_pubsub_on_reply, self)) {
+    if (!s_conn_pipe_init(&self->pub, s_pubsub_on_reply, self, S_PUBSUB_DEPTH)) {
         void *p = self;
         s_pubsub_close(&p);
         return ml4t_error_set(err, ML4T_ENOMEM, "redis.pipeline",
@@ -1107,7 +1117,7 @@ static ml4t_err_t s_streams_init(void **state, const ml4t_transport_config_t *cf
     self->items = calloc(self->cap_items, sizeof *self->items);
     void *p = self;
     if (!self->items || !s_seen_init(&self->seen, (size_t)self->cfg.redis.dedup_window) ||
-        !s_conn_pipe_init(&self->cmd, s_streams_on_reply, self)) {
+        !s_conn_pipe_init(&self->cmd, s_streams_on_reply, self, S_STREAMS_DEPTH)) {
         s_streams_close(&p);
         return ml4t_error_set(err, ML4T_ENOMEM, "redis.dedup_window",
                               "cannot allocate the delivery window");

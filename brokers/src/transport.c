@@ -32,7 +32,7 @@ void ml4t_transport_config_defaults(ml4t_transport_config_t *cfg)
     cfg->redis.maxlen = 0;
     cfg->redis.dedup_window = 65536;
     cfg->redis.answer_ttl_ms = 600000;
-    cfg->redis.pipeline = 256;
+    cfg->redis.pipeline = -1; /* the adapter's own: 64 pub/sub, 256 Streams */
 
     cfg->failover.check_interval_ms = 20;
     cfg->failover.failback_ms = 1000;
@@ -93,7 +93,7 @@ static const s_field_t s_fields[] = {
     S_I64F("redis.maxlen", redis.maxlen, 0, INT64_MAX),
     S_INTF("redis.dedup_window", redis.dedup_window, 0, 1 << 24),
     S_INTF("redis.answer_ttl_ms", redis.answer_ttl_ms, 0, INT_MAX),
-    S_INTF("redis.pipeline", redis.pipeline, 0, 65536),
+    S_INTF("redis.pipeline", redis.pipeline, -1, 65536),
     S_INTF("failover.check_interval_ms", failover.check_interval_ms, 0, 3600000),
     S_INTF("failover.failback_ms", failover.failback_ms, 0, 3600000),
     S_INTF("failover.poll_slice_ms", failover.poll_slice_ms, 1, 1000),

@@ -1,6 +1,7 @@
 /*  Pipelined publishing of ml4t_transport_redis_pubsub and _streams against a
     real redis-server on a free loopback port: order and completeness at full
-    speed, back-pressure at redis.pipeline, commands in flight when Redis dies
+    speed, back-pressure at redis.pipeline and each adapter's own depth,
+    commands in flight when Redis dies
     (sent again, answers still exactly once), error replies counted, and
     close answering everything it accepted.
     ctest-labels: integration */
@@ -117,7 +118,7 @@ static void t_pubsub_50k_in_order(void)
     }
     CHECK(in_order);
     CHECK_EQ_INT(next, N);
-    CHECK(most <= (uint32_t)cfg.redis.pipeline);
+    CHECK(most <= 64); /* pub/sub's own depth: redis.pipeline is -1 */
     CHECK(t_settle(pub));
     ml4t_transport_health_t h;
     ml4t_transport_health(pub, &h);
@@ -185,6 +186,38 @@ static void t_pubsub_backpressure_and_resend(void)
 out:
     ml4t_transport_destroy(&sub);
     ml4t_transport_destroy(&pub);
+    t_redis_stop(&r);
+}
+
+/* redis.pipeline -1, the default, is each adapter's own depth: with Redis
+   stopped, pub/sub accepts 64 commands and Streams 256; the next publish
+   waits io_timeout_ms for a reply and is dropped. A value set is used as is. */
+static void t_each_adapter_has_its_own_depth(void)
+{
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    const ml4t_transport_ops_t *ops[] = {
+        &ml4t_transport_redis_pubsub, &ml4t_transport_redis_streams, &ml4t_transport_redis_streams};
+    const int set[] = {-1, -1, 16}, want[] = {64, 256, 16};
+    for (int k = 0; k < 3; k++) {
+        ml4t_transport_config_t cfg;
+        t_cfg(&cfg, &r);
+        CHECK_EQ_INT(cfg.redis.pipeline, -1);
+        cfg.redis.pipeline = set[k];
+        cfg.redis.io_timeout_ms = 200;
+        ml4t_transport_t *pub = t_new(ops[k], &cfg);
+        REQUIRE(pub);
+        CHECK(t_publish(pub, "nautilus:enriched", "x", 1)); /* connected */
+        CHECK(t_settle(pub));
+        kill(r.pid, SIGSTOP);
+        int accepted = 0;
+        while (accepted <= want[k] &&
+               ml4t_transport_publish(pub, "nautilus:enriched", "x", 1, NULL) == ML4T_OK)
+            accepted++;
+        kill(r.pid, SIGCONT);
+        CHECK_EQ_INT(accepted, want[k]);
+        ml4t_transport_destroy(&pub); /* writes and answers what it accepted */
+    }
     t_redis_stop(&r);
 }
 
@@ -496,6 +529,7 @@ static void t_close_flushes(void)
 static const t_case_t cases[] = {
     T_CASE(t_pubsub_50k_in_order),
     T_CASE(t_pubsub_backpressure_and_resend),
+    T_CASE(t_each_adapter_has_its_own_depth),
     T_CASE(t_streams_kill_with_answers_in_flight),
     T_CASE(t_error_replies_counted),
     T_CASE(t_transient_error_sent_again),

@@ -134,7 +134,8 @@ static const s_opt_t s_opts[] = {
     OT("redis.answer_ttl_ms", transport.redis.answer_ttl_ms,
        "Streams: an answered entry's marker lives this long; 0 = at-least-once answers"),
     OT("redis.pipeline", transport.redis.pipeline,
-       "commands in flight to Redis before a publish waits; 0 = wait for each reply"),
+       "commands in flight to Redis before a publish waits; 0 = wait for each reply;"
+       " -1 = 64 for pub/sub, 256 for Streams"),
     OT("failover.check_interval_ms", transport.failover.check_interval_ms, ""),
     OT("failover.failback_ms", transport.failover.failback_ms,
        "primary healthy this long before traffic moves back"),

@@ -132,9 +132,11 @@ typedef struct ml4t_transport_config {
         int answer_ttl_ms;     /* 600000 (10 min): how long the marker of an answered entry lives
                                   (publish_reply); it must outlast the longest time an entry
                                   can stay pending; 0 = plain XADDs (at least once) */
-        int pipeline; /* 256: commands (PUBLISH, XADD, answers, XACK) written to Redis whose
-                         reply has not been read, at most; at the cap a publish waits for
-                         replies. 0 = every command waits for its own reply */
+        int pipeline;          /* commands (PUBLISH, XADD, answers, XACK) written to Redis whose
+                                  reply has not been read, at most; at the cap a publish waits for
+                                  replies. 0 = every command waits for its own reply; -1 (default) =
+                                  the adapter's own: 64 for pub/sub, 256 for Streams (docs/brokers.md,
+                                  "Pipeline depth") */
     } redis;
     struct {
         const struct ml4t_transport_ops *primary_ops;  /* borrowed; NULL = ml4t_transport_zmq */
