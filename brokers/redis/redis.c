@@ -4,9 +4,9 @@
     publish; Streams so that acks and XADDs never queue behind a blocked
     XREADGROUP. Replies are read only after poll() says the socket is readable:
     hiredis 0.14 marks a blocking context dead when a read times out, so we
-    never let a read time out. A write to a peer that vanished would raise
-    SIGPIPE; it is blocked and swallowed around each write, and a write Redis
-    does not take within io_timeout_ms fails (SO_SNDTIMEO) and drops the link.
+    never let a read time out. Writes are ours, with MSG_NOSIGNAL (a peer that
+    vanished gives EPIPE, never SIGPIPE), and a write Redis does not take
+    within io_timeout_ms fails (SO_SNDTIMEO) and drops the link.
 
     Pipelining: the publishing connection (pub/sub's PUBLISH; Streams' XADD,
     answer scripts and XACK) writes each command at once and reads replies
@@ -40,13 +40,13 @@
     MULTI/EXEC block, so after a crash either all of them exist or none: an
     answer retried because its reply was lost, or given again by another
     consumer that claimed the entry, finds the marker and is not written. */
+#define _GNU_SOURCE /* POLLRDHUP */
 #include "ml4t/transport.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +88,7 @@ typedef struct {
     bool ever_connected;
     bool fresh; /* connected since the owner last looked: re-subscribe, re-read pending */
     bool heard; /* a reply came on this connection */
+    bool hup;   /* s_next_reply's last poll: Redis closed its end */
     /* The pipeline (publishing connections only; recs NULL otherwise). The ring
        holds n commands from head, oldest first; the first `live` of them were
        written on the current connection (all of them, once it is up). */
@@ -205,26 +206,39 @@ static void s_conn_fail(s_conn_t *conn, const char *field, const char *why)
     s_conn_backoff(conn);
 }
 
-/* Flush the output buffer with SIGPIPE blocked; a SIGPIPE raised by our write is consumed. */
+/* Write all of p to Redis. The socket blocks, and SO_SNDTIMEO bounds a write
+   Redis does not take (EAGAIN: an error here, as in hiredis's own blocking
+   writes). MSG_NOSIGNAL: a peer that vanished gives EPIPE, never SIGPIPE,
+   without touching the thread's signal mask. A failure is left in the
+   context the way hiredis leaves its own. */
+static int s_conn_write(redisContext *c, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            c->err = REDIS_ERR_IO;
+            snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+            return REDIS_ERR;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return REDIS_OK;
+}
+
+/* Write what hiredis has buffered (commands appended with redisAppend*). */
 static int s_conn_flush(s_conn_t *conn)
 {
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    bool was_pending = sigismember(&pending, SIGPIPE);
-    int done = 0, rc = REDIS_OK;
-    while (!done && rc == REDIS_OK)
-        rc = redisBufferWrite(conn->c, &done);
-    if (rc != REDIS_OK && !was_pending) {
-        struct timespec zero = {0, 0};
-        sigpending(&pending);
-        if (sigismember(&pending, SIGPIPE))
-            sigtimedwait(&pipe_set, NULL, &zero);
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return rc;
+    redisContext *c = conn->c;
+    size_t len = sdslen(c->obuf);
+    if (len == 0)
+        return REDIS_OK;
+    if (s_conn_write(c, c->obuf, len) != REDIS_OK)
+        return REDIS_ERR;
+    sdsclear(c->obuf);
+    return REDIS_OK;
 }
 
 static ml4t_err_t s_conn_send(s_conn_t *conn, int argc, const char **argv, const size_t *lens)
@@ -308,8 +322,8 @@ static ml4t_err_t s_pipe_write(s_conn_t *conn, const s_rec_t *rec)
 {
     if (!conn->c)
         return ML4T_EIO;
-    if (redisAppendFormattedCommand(conn->c, rec->buf, rec->len) != REDIS_OK ||
-        s_conn_flush(conn) != REDIS_OK) {
+    /* Straight from the record: hiredis's buffer is empty between calls. */
+    if (s_conn_flush(conn) != REDIS_OK || s_conn_write(conn->c, rec->buf, rec->len) != REDIS_OK) {
         s_conn_drop(conn, conn->c->errstr[0] ? conn->c->errstr : "write failed");
         return ML4T_EIO;
     }
@@ -385,9 +399,13 @@ static void s_pipe_take(s_conn_t *conn, redisReply *r)
     }
 }
 
+#define S_BUFFERED (-2) /* s_next_reply's deadline: what hiredis holds, no syscall */
+
 /* One reply: what hiredis has buffered, else what the socket brings before
-   deadline (ms on s_now_ms's clock; -1: no limit; now: no waiting). ML4T_OK
-   with *reply, ML4T_ETIMEOUT, or ML4T_EIO with the connection dropped. */
+   deadline (ms on s_now_ms's clock; -1: no limit; now: no waiting;
+   S_BUFFERED: not even a poll). ML4T_OK with *reply, ML4T_ETIMEOUT, or
+   ML4T_EIO with the connection dropped. A poll that finds Redis has closed
+   its end (data may still be there to read) sets conn->hup. */
 static ml4t_err_t s_next_reply(s_conn_t *conn, void **reply, int64_t deadline)
 {
     for (;;) {
@@ -400,12 +418,16 @@ static ml4t_err_t s_next_reply(s_conn_t *conn, void **reply, int64_t deadline)
         }
         if (*reply)
             return ML4T_OK;
-        struct pollfd pfd = {conn->c->fd, POLLIN, 0};
+        if (deadline == S_BUFFERED)
+            return ML4T_ETIMEOUT;
+        struct pollfd pfd = {conn->c->fd, POLLIN | POLLRDHUP, 0};
         int n = poll(&pfd, 1, (int)s_left_ms(deadline));
         if (n == 0)
             return ML4T_ETIMEOUT;
         if (n < 0)
             continue; /* EINTR */
+        if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
+            conn->hup = true;
         if (redisBufferRead(conn->c) != REDIS_OK) {
             s_conn_drop(conn, conn->c->errstr);
             return ML4T_EIO;
@@ -414,15 +436,21 @@ static ml4t_err_t s_next_reply(s_conn_t *conn, void **reply, int64_t deadline)
 }
 
 /* Take the replies that have arrived; with wait_ms != 0 wait that long
-   (-1 = forever) for the first. ETIMEOUT when none came, EIO when the
+   (-1 = forever) for the first. One poll and one read bring what Redis has
+   sent; what hiredis then holds is taken without asking the socket again
+   (more that came meanwhile waits for the next call), unless Redis closed
+   its end: then the socket is read to its end, so that every reply it sent
+   is taken before the link is dropped. ETIMEOUT when none came, EIO when the
    connection broke (the unanswered commands stay in the ring). */
 static ml4t_err_t s_pipe_read(s_conn_t *conn, int64_t wait_ms)
 {
     int64_t deadline = wait_ms < 0 ? -1 : s_now_ms() + wait_ms;
     bool got = false;
+    conn->hup = false;
     for (;;) {
         void *r = NULL;
-        ml4t_err_t rc = s_next_reply(conn, &r, got ? s_now_ms() : deadline);
+        int64_t until = !got ? deadline : conn->hup ? s_now_ms() : S_BUFFERED;
+        ml4t_err_t rc = s_next_reply(conn, &r, until);
         if (rc == ML4T_ETIMEOUT)
             return got ? ML4T_OK : ML4T_ETIMEOUT;
         if (rc != ML4T_OK)
