@@ -161,8 +161,8 @@ static const s_opt_t s_opts[] = {
        "records per history transaction at most; a full batch wakes the writer"),
     ON("store.history", K_BOOL, store.history, 0, 1,
        "record every bar, prediction and outcome in the history store; off: nothing is "
-       "recorded (the model registry stays), training and a restart use only the bars "
-       "stored before: for a node that only serves, with retrain off"),
+       "recorded (the model registry stays) and a restart warms up on the bars stored "
+       "before: for a node that only serves, so retrain must be off too"),
     ON("store.idle", K_BOOL, store.idle, 0, 1,
        "the history writer runs only on a core nothing else wants (SCHED_IDLE, Linux)"),
     ON("store.nice", K_INT, store.nice, ML4T_SCHED_NICE_MIN, ML4T_SCHED_NICE_MAX,
@@ -504,6 +504,12 @@ void ml4t_node_config_check(ml4t_node_config_t *cfg, ml4t_node_problems_t *probl
     snprintf(cfg->sup.data_dir, sizeof cfg->sup.data_dir, "%s", cfg->orch.base.data_dir);
     if (ml4t_supervisor_config_validate(&cfg->sup, &err))
         ml4t_node_problems_add(problems, "%s", err.msg);
+    if (!cfg->store.history && cfg->supervisor)
+        ml4t_node_problems_add(problems,
+                               "store.history=off with retrain=on: the supervisor would train "
+                               "again and again on stored bars that no longer grow; set retrain "
+                               "off too (a node that only serves, taking models with swap), or "
+                               "keep store.history on");
     const char *chans[] = {cfg->orch.base.channel_signals, cfg->channel_outcomes,
                            cfg->channel_risk_state};
     for (size_t i = 0; i < 3; i++)

@@ -4,7 +4,8 @@
      in one message, exit 2, nothing bound;
   2. status / train / swap / rollback / reload over the control socket;
   3. SIGTERM: exit 0 with the history store flushed (every prediction in it);
-  4. --store.history off: every signal answered, nothing recorded;
+  4. --store.history off: refused with retrain on; with retrain off every
+     signal answered, nothing recorded;
   5. ml4t-ctl with no node: a clear message and exit 3."""
 import json
 import os
@@ -44,7 +45,7 @@ def case_config_errors(c, tmp):
     c.check(r.returncode == 0 and "--redis.port" in r.stdout and "[6379]" in r.stdout
             and "ML4T_REDIS_PORT" in r.stdout, "--help lists options, defaults and variables")
     with open(zpl, "w") as f:
-        f.write("redis\n    port = 6390\nnode\n    stats_interval = 3\n"
+        f.write("redis\n    port = 6390\nnode\n    stats_interval = 3\n    retrain = off\n"
                 "store\n    history = off\n")
     r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--config", zpl, "--print-config",
                         "--stats-interval", "4", "--store.nice", "7"], capture_output=True,
@@ -195,7 +196,14 @@ def case_ctl(c, tmp):
 
 def case_history_off(c, tmp):
     bars = strategy.load_bars()
-    node = nodeutil.Node(tmp, "--store.history", "off", name="nohist")
+    r = subprocess.run([os.path.join(BIN, "ml4t-node"), "--store.history", "off",
+                        "--data-dir", os.path.join(tmp, "refused")],
+                       capture_output=True, text=True, timeout=20)
+    c.check(r.returncode == 2 and "store.history=off with retrain=on" in r.stderr
+            and "retrain off" in r.stderr,
+            "history off with retrain on (the default) is refused, naming both (%d: %s)"
+            % (r.returncode, r.stderr.strip()[:200]))
+    node = nodeutil.Node(tmp, "--store.history", "off", "--retrain", "off", name="nohist")
     feed(node, 50, bars)
     c.check(nodeutil.wait_for(lambda: node.status()["enriched"] >= 50, 20),
             "history off: 50 signals answered")
