@@ -241,6 +241,22 @@ def wait_for(pred, timeout, step=0.05):
     return pred()
 
 
+def all_stopped(pid):
+    """True when every thread of pid is stopped (state T in /proc). A SIGSTOP
+    is taken by one thread first, which then stops the others: until then the
+    rest keep running, so a test that needs the process idle waits for this."""
+    try:
+        tasks = os.listdir("/proc/%d/task" % pid)
+        for t in tasks:
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+            if state not in ("T", "t"):
+                return False
+        return bool(tasks)
+    except OSError:
+        return False
+
+
 def check_enriched(m, sent):
     """Identity and sane fields of one answer; sent = the SignalEvent dict."""
     problems = []

@@ -9,7 +9,10 @@
   3. Streams: a second node in the same consumer group takes over the pending
      entries of a node that was SIGKILLed holding them;
   4. Streams: the same with a node that was only stopped and comes back: its
-     late answers are suppressed."""
+     late answers are suppressed.
+A node is stopped with SIGSTOP and then waited for until every one of its
+threads is stopped: one thread takes the signal and stops the others, and
+until it has, the hot thread may still read and answer what comes."""
 import os
 import signal
 import sys
@@ -157,6 +160,8 @@ def case_streams_takeover(c, tmp):
     # Stopped while its blocking read is in flight: what arrives now is delivered
     # to node-a (pending) but never handled. Then it dies.
     a.proc.send_signal(signal.SIGSTOP)
+    c.check(nodeutil.wait_for(lambda: nodeutil.all_stopped(a.proc.pid), 10, step=0.01),
+            "takeover: every thread of node-a is stopped")
     second = signals(40, "tk2")
     for m in second:
         xadd(r, m)
@@ -195,6 +200,8 @@ def case_streams_paused_takeover(c, tmp):
     xadd_many(r, first)
     nodeutil.wait_for(lambda: len(answered(r)) >= 50, 20, step=0.1)
     a.proc.send_signal(signal.SIGSTOP)
+    c.check(nodeutil.wait_for(lambda: nodeutil.all_stopped(a.proc.pid), 10, step=0.01),
+            "paused: every thread of node-a is stopped")
     second = signals(40, "pa2")
     for m in second:
         xadd(r, m)
