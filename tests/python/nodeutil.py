@@ -241,10 +241,16 @@ def wait_for(pred, timeout, step=0.05):
     return pred()
 
 
-def all_stopped(pid):
-    """True when every thread of pid is stopped (state T in /proc). A SIGSTOP
-    is taken by one thread first, which then stops the others: until then the
-    rest keep running, so a test that needs the process idle waits for this."""
+def sigstop(proc, timeout=10):
+    """SIGSTOP proc and wait until every one of its threads is stopped; False
+    when they were not within timeout. One thread takes the signal first and
+    then stops the others: until it has, the rest keep running."""
+    proc.send_signal(signal.SIGSTOP)
+    return wait_for(lambda: _all_stopped(proc.pid), timeout, step=0.01)
+
+
+def _all_stopped(pid):
+    """True when every thread of pid is in state T in /proc."""
     try:
         tasks = os.listdir("/proc/%d/task" % pid)
         for t in tasks:

@@ -159,9 +159,7 @@ def case_streams_takeover(c, tmp):
     nodeutil.wait_for(lambda: len(answered(r)) >= 50, 20, step=0.1)
     # Stopped while its blocking read is in flight: what arrives now is delivered
     # to node-a (pending) but never handled. Then it dies.
-    a.proc.send_signal(signal.SIGSTOP)
-    c.check(nodeutil.wait_for(lambda: nodeutil.all_stopped(a.proc.pid), 10, step=0.01),
-            "takeover: every thread of node-a is stopped")
+    c.check(nodeutil.sigstop(a.proc), "takeover: every thread of node-a is stopped")
     second = signals(40, "tk2")
     for m in second:
         xadd(r, m)
@@ -199,9 +197,7 @@ def case_streams_paused_takeover(c, tmp):
     first = signals(50, "pa1")
     xadd_many(r, first)
     nodeutil.wait_for(lambda: len(answered(r)) >= 50, 20, step=0.1)
-    a.proc.send_signal(signal.SIGSTOP)
-    c.check(nodeutil.wait_for(lambda: nodeutil.all_stopped(a.proc.pid), 10, step=0.01),
-            "paused: every thread of node-a is stopped")
+    c.check(nodeutil.sigstop(a.proc), "paused: every thread of node-a is stopped")
     second = signals(40, "pa2")
     for m in second:
         xadd(r, m)
