@@ -206,6 +206,7 @@ static ml4t_err_t s_health(void *state, ml4t_transport_health_t *out)
     out->ack_backlog = h[0].ack_backlog + h[1].ack_backlog;
     out->auth_failures = h[0].auth_failures + h[1].auth_failures;
     out->pipelined = h[0].pipelined + h[1].pipelined;
+    out->writes = h[0].writes + h[1].writes;
     out->active = self->active;
     out->last_error = h[self->active].last_error.code ? h[self->active].last_error
                                                       : h[1 - self->active].last_error;

@@ -11,7 +11,12 @@
     Pipelining: the publishing connection (pub/sub's PUBLISH; Streams' XADD,
     answer scripts and XACK) writes each command at once and reads replies
     later, whenever it is used and without waiting, so a publish costs a
-    write, not a round trip. Every command stays in a ring until its reply is
+    write, not a round trip. With a backlog, commands are written together:
+    a publish made while the next frame is already read (pub/sub: in this
+    transport's buffer; Streams: in the batch XREADGROUP brought) waits for
+    the answers after it, up to S_BATCH_MAX, and they go in one sendmsg when
+    a receive next needs the socket. A read takes up to 64 kB. Nothing waits
+    when the next frame is not already here. Every command stays in a ring until its reply is
     read; at redis.pipeline unanswered commands a publish waits for replies
     (back-pressure). Error replies are counted when they arrive; those that
     mean "not now" (LOADING, OOM, ...) close the link, and the command goes
@@ -51,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,9 +95,15 @@ typedef struct {
     bool fresh; /* connected since the owner last looked: re-subscribe, re-read pending */
     bool heard; /* a reply came on this connection */
     bool hup;   /* s_next_reply's last poll: Redis closed its end */
+    /* Bytes read from the socket and not yet given to hiredis's reader: one
+       read takes up to S_READ_MAX, the reader is fed S_FEED_MAX at a time. */
+    char *rbuf;
+    size_t rpos, rlen;
     /* The pipeline (publishing connections only; recs NULL otherwise). The ring
        holds n commands from head, oldest first; the first `live` of them were
-       written on the current connection (all of them, once it is up). */
+       written on the current connection. The rest are written by the next
+       s_pipe_push: they wait there while the caller has more input already
+       read (s_pipe_commit's defer), or for the next connection. */
     s_rec_t *recs;
     size_t ring, head, n, live;
     size_t depth;    /* cfg->redis.pipeline, or the adapter's own when that is -1 */
@@ -160,6 +172,9 @@ static void s_conn_free(s_conn_t *conn)
     if (conn->c)
         redisFree(conn->c);
     conn->c = NULL;
+    free(conn->rbuf);
+    conn->rbuf = NULL;
+    conn->rpos = conn->rlen = 0;
     for (size_t i = 0; conn->recs && i < conn->ring; i++)
         free(conn->recs[i].buf);
     free(conn->recs);
@@ -181,7 +196,8 @@ static void s_conn_drop(s_conn_t *conn, const char *why)
         }
         redisFree(conn->c);
         conn->c = NULL;
-        conn->live = 0; /* the ring keeps them for the next connection */
+        conn->rpos = conn->rlen = 0; /* what the old connection brought goes with it */
+        conn->live = 0;              /* the ring keeps them for the next connection */
         conn->next_attempt_ms = s_now_ms();
     }
 }
@@ -192,6 +208,7 @@ static void s_conn_backoff(s_conn_t *conn)
     if (conn->c)
         redisFree(conn->c);
     conn->c = NULL;
+    conn->rpos = conn->rlen = 0;
     conn->live = 0;
     conn->next_attempt_ms = s_now_ms() + conn->backoff_ms;
     conn->backoff_ms *= 2;
@@ -224,6 +241,34 @@ static int s_conn_write(redisContext *c, const char *p, size_t len)
         }
         p += n;
         len -= (size_t)n;
+    }
+    return REDIS_OK;
+}
+
+/* Write the n buffers of iov, in order (iov is consumed), counting the
+   system calls in *calls. As s_conn_write. */
+static int s_conn_writev(redisContext *c, struct iovec *iov, int n, uint64_t *calls)
+{
+    while (n > 0) {
+        struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+        ssize_t done = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+        (*calls)++;
+        if (done < 0) {
+            if (errno == EINTR)
+                continue;
+            c->err = REDIS_ERR_IO;
+            snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+            return REDIS_ERR;
+        }
+        while (n > 0 && (size_t)done >= iov->iov_len) {
+            done -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + done;
+            iov->iov_len -= (size_t)done;
+        }
     }
     return REDIS_OK;
 }
@@ -318,12 +363,35 @@ static bool s_rec_to_eval(s_rec_t *rec, const char *script, size_t script_len)
     return true;
 }
 
-static ml4t_err_t s_pipe_write(s_conn_t *conn, const s_rec_t *rec)
+/* Most commands one s_pipe_push writes with one sendmsg. */
+#define S_IOV_MAX 64
+
+/* Write the commands not written yet on this connection ([live, n) of the
+   ring), straight from their records, as few system calls as it takes.
+   Failing, the connection is dropped and the ring keeps them all for the
+   next one. */
+static ml4t_err_t s_pipe_push(s_conn_t *conn)
 {
+    if (conn->live >= conn->n)
+        return ML4T_OK;
     if (!conn->c)
         return ML4T_EIO;
-    /* Straight from the record: hiredis's buffer is empty between calls. */
-    if (s_conn_flush(conn) != REDIS_OK || s_conn_write(conn->c, rec->buf, rec->len) != REDIS_OK) {
+    /* hiredis's own buffer is empty between calls: flushed, it costs nothing */
+    int ok = s_conn_flush(conn);
+    while (ok == REDIS_OK && conn->live < conn->n) {
+        struct iovec iov[S_IOV_MAX];
+        int k = 0;
+        size_t i = conn->live;
+        for (; i < conn->n && k < S_IOV_MAX; i++, k++) {
+            const s_rec_t *rec = &conn->recs[(conn->head + i) % conn->ring];
+            iov[k].iov_base = rec->buf;
+            iov[k].iov_len = rec->len;
+        }
+        ok = s_conn_writev(conn->c, iov, k, &conn->health->writes);
+        if (ok == REDIS_OK)
+            conn->live = i;
+    }
+    if (ok != REDIS_OK) {
         s_conn_drop(conn, conn->c->errstr[0] ? conn->c->errstr : "write failed");
         return ML4T_EIO;
     }
@@ -394,14 +462,68 @@ static void s_pipe_take(s_conn_t *conn, redisReply *r)
         *tail = *rec;
         *rec = t;
         conn->n++;
-        conn->live++;
-        s_pipe_write(conn, tail); /* a failure keeps it for the next connection */
+        /* after any not written yet; a failure keeps it for the next connection */
+        s_pipe_push(conn);
     }
 }
 
-#define S_BUFFERED (-2) /* s_next_reply's deadline: what hiredis holds, no syscall */
+#define S_BUFFERED (-2) /* s_next_reply's deadline: what is already read, no syscall */
 
-/* One reply: what hiredis has buffered, else what the socket brings before
+/* A read from the socket takes up to S_READ_MAX bytes: with a backlog, one
+   read brings about ten 6.6 KB signals instead of two (hiredis's own read
+   takes 16 kB). hiredis's reader is fed S_FEED_MAX bytes at a time, because
+   it moves what it holds down after each reply: fed 64 kB at once, the same
+   bytes would be moved once for every reply ahead of them. */
+#define S_READ_MAX (64 * 1024)
+#define S_FEED_MAX (16 * 1024)
+
+static void s_conn_error(redisContext *c, int type, const char *why)
+{
+    c->err = type;
+    snprintf(c->errstr, sizeof c->errstr, "%s", why);
+}
+
+/* One read, after poll() said the socket is readable (what hiredis's
+   redisBufferRead does, with a larger buffer of the connection's own).
+   Everything read before was fed to the reader. */
+static int s_conn_fill(s_conn_t *conn)
+{
+    redisContext *c = conn->c;
+    if (!conn->rbuf && !(conn->rbuf = malloc(S_READ_MAX))) {
+        s_conn_error(c, REDIS_ERR_OOM, "Out of memory");
+        return REDIS_ERR;
+    }
+    ssize_t n = recv(c->fd, conn->rbuf, S_READ_MAX, 0);
+    if (n < 0) {
+        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+            return REDIS_OK; /* nothing after all: poll again */
+        s_conn_error(c, REDIS_ERR_IO, strerror(errno));
+        return REDIS_ERR;
+    }
+    if (n == 0) {
+        s_conn_error(c, REDIS_ERR_EOF, "Server closed the connection");
+        return REDIS_ERR;
+    }
+    conn->rpos = 0;
+    conn->rlen = (size_t)n;
+    return REDIS_OK;
+}
+
+/* The next S_FEED_MAX bytes of what was read, to hiredis's reader. */
+static int s_conn_feed(s_conn_t *conn)
+{
+    size_t n = conn->rlen - conn->rpos;
+    if (n > S_FEED_MAX)
+        n = S_FEED_MAX;
+    if (redisReaderFeed(conn->c->reader, conn->rbuf + conn->rpos, n) != REDIS_OK) {
+        s_conn_error(conn->c, REDIS_ERR_OOM, "Out of memory");
+        return REDIS_ERR;
+    }
+    conn->rpos += n;
+    return REDIS_OK;
+}
+
+/* One reply: what was already read, else what the socket brings before
    deadline (ms on s_now_ms's clock; -1: no limit; now: no waiting;
    S_BUFFERED: not even a poll). ML4T_OK with *reply, ML4T_ETIMEOUT, or
    ML4T_EIO with the connection dropped. A poll that finds Redis has closed
@@ -418,6 +540,13 @@ static ml4t_err_t s_next_reply(s_conn_t *conn, void **reply, int64_t deadline)
         }
         if (*reply)
             return ML4T_OK;
+        if (conn->rpos < conn->rlen) {
+            if (s_conn_feed(conn) != REDIS_OK) {
+                s_conn_drop(conn, conn->c->errstr);
+                return ML4T_EIO;
+            }
+            continue;
+        }
         if (deadline == S_BUFFERED)
             return ML4T_ETIMEOUT;
         struct pollfd pfd = {conn->c->fd, POLLIN | POLLRDHUP, 0};
@@ -428,7 +557,7 @@ static ml4t_err_t s_next_reply(s_conn_t *conn, void **reply, int64_t deadline)
             continue; /* EINTR */
         if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))
             conn->hup = true;
-        if (redisBufferRead(conn->c) != REDIS_OK) {
+        if (s_conn_fill(conn) != REDIS_OK) {
             s_conn_drop(conn, conn->c->errstr);
             return ML4T_EIO;
         }
@@ -477,6 +606,8 @@ static void s_pipe_poll(s_conn_t *conn)
    io_timeout_ms, past which the connection is dropped (EIO). */
 static ml4t_err_t s_pipe_wait(s_conn_t *conn, size_t keep)
 {
+    if (conn->n > keep && s_pipe_push(conn) != ML4T_OK)
+        return ML4T_EIO;
     while (conn->n > keep) {
         ml4t_err_t rc = s_pipe_read(conn, conn->cfg->redis.io_timeout_ms);
         if (rc == ML4T_ETIMEOUT) {
@@ -508,7 +639,11 @@ static ml4t_err_t s_conn_read(s_conn_t *conn, redisReply **reply, int64_t timeou
 static ml4t_err_t s_conn_cmd(s_conn_t *conn, int argc, const char **argv, const size_t *lens,
                              redisReply **reply)
 {
-    ml4t_err_t rc = conn->live > 0 ? s_pipe_wait(conn, conn->n - conn->live) : ML4T_OK;
+    /* live == 0: nothing written on this connection yet (AUTH before the
+       replay, or every command not written yet: they follow this one) */
+    ml4t_err_t rc = ML4T_OK;
+    if (conn->live > 0)
+        rc = s_pipe_push(conn) == ML4T_OK ? s_pipe_wait(conn, 0) : ML4T_EIO;
     if (rc == ML4T_OK)
         rc = s_conn_send(conn, argc, argv, lens);
     if (rc == ML4T_OK)
@@ -573,6 +708,7 @@ static ml4t_err_t s_conn_ensure(s_conn_t *conn)
     struct timeval snd = {ms / 1000, (ms % 1000) * 1000};
     setsockopt(conn->c->fd, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
     conn->live = 0;
+    conn->rpos = conn->rlen = 0;
     conn->heard = false;
     if (s_conn_auth(conn) != ML4T_OK) {
         s_conn_backoff(conn); /* a refused AUTH is retried too: the password may be fixed */
@@ -589,10 +725,14 @@ static ml4t_err_t s_conn_ensure(s_conn_t *conn)
 }
 
 /* The slot for one more command: connected, below the depth (waiting for
-   replies at it). NULL when Redis is away; last_error says why. */
-static s_rec_t *s_pipe_slot(s_conn_t *conn)
+   replies at it). NULL when Redis is away; last_error says why. look: take
+   the replies that have arrived first, which also notices a connection the
+   server closed (a system call; a command that will wait in the ring for
+   more, s_pipe_commit's defer, skips it). */
+static s_rec_t *s_pipe_slot(s_conn_t *conn, bool look)
 {
-    s_pipe_poll(conn); /* also notices a connection the server closed */
+    if (look)
+        s_pipe_poll(conn);
     if (s_conn_ensure(conn) != ML4T_OK)
         return NULL;
     size_t cap = conn->depth ? conn->depth : 1;
@@ -601,15 +741,26 @@ static s_rec_t *s_pipe_slot(s_conn_t *conn)
     return &conn->recs[(conn->head + conn->n) % conn->ring];
 }
 
-/* Write the command formatted in the slot. ML4T_OK: it is Redis's to answer
+/* Commands that wait in the ring for one write together (s_pipe_commit's
+   defer): at most this many. */
+#define S_BATCH_MAX 16
+
+/* Accept the command formatted in the slot. ML4T_OK: it is Redis's to answer
    (depth 0: it was answered without an error). ML4T_EIO: not written (the
-   caller counts the drop), or answered with an error at depth 0. */
-static ml4t_err_t s_pipe_commit(s_conn_t *conn)
+   caller counts the drop), or answered with an error at depth 0.
+
+   defer: the caller has more input already read (no system call between it
+   and the next frame), so the command waits in the ring and goes out with
+   the next ones in one write: with a backlog, one sendmsg for up to
+   S_BATCH_MAX answers instead of one each. Whatever waits is written by the
+   next commit that does not defer, the next receive that needs the socket
+   (s_pipe_push), a synchronous command, or close. */
+static ml4t_err_t s_pipe_commit(s_conn_t *conn, bool defer)
 {
-    s_rec_t *rec = &conn->recs[(conn->head + conn->n) % conn->ring];
     conn->n++;
-    conn->live++;
-    if (s_pipe_write(conn, rec) != ML4T_OK) {
+    if (defer && conn->depth > 0 && conn->n - conn->live < S_BATCH_MAX)
+        return ML4T_OK;
+    if (s_pipe_push(conn) != ML4T_OK) {
         conn->n--; /* not accepted; those before it wait for the next connection */
         return ML4T_EIO;
     }
@@ -712,7 +863,8 @@ typedef struct {
     s_conn_t sub, pub;
     char **patterns; /* escaped prefix + "*", re-sent after each reconnect */
     size_t n_patterns;
-    redisReply *last; /* backs the last frame */
+    redisReply *last;   /* backs the last frame */
+    redisReply *peeked; /* the next push, already read: recv returns it first */
 } s_pubsub_t;
 
 static void s_pubsub_close(void **state)
@@ -722,6 +874,8 @@ static void s_pubsub_close(void **state)
     s_pubsub_t *self = *state;
     if (self->last)
         freeReplyObject(self->last);
+    if (self->peeked)
+        freeReplyObject(self->peeked);
     s_pipe_finish(&self->pub); /* nothing accepted is left unwritten or unanswered */
     s_conn_free(&self->sub);
     s_conn_free(&self->pub);
@@ -803,13 +957,29 @@ static ml4t_err_t s_pubsub_subscribe(void *state, const char *prefix, ml4t_error
     return ML4T_OK;
 }
 
+/* Whether the next push from Redis is already read (nothing to wait for,
+   no system call): it is parsed now and kept for recv. */
+static bool s_pubsub_peek(s_pubsub_t *self)
+{
+    if (self->peeked)
+        return true;
+    void *r = NULL;
+    if (!self->sub.c || s_next_reply(&self->sub, &r, S_BUFFERED) != ML4T_OK)
+        return false;
+    self->sub.heard = true;
+    self->peeked = r;
+    return true;
+}
+
 static ml4t_err_t s_pubsub_publish(void *state, const char *topic, const void *data, size_t len,
                                    ml4t_error_t *err)
 {
     s_pubsub_t *self = state;
     const char *argv[3] = {"PUBLISH", topic, data};
     size_t lens[3] = {7, strlen(topic), len};
-    s_rec_t *rec = s_pipe_slot(&self->pub);
+    /* the next frame already read: this goes out with its answer */
+    bool defer = s_pubsub_peek(self);
+    s_rec_t *rec = s_pipe_slot(&self->pub, !defer);
     if (!rec)
         return s_dropped(&self->health, err, "frame dropped");
     if (!s_rec_format(rec, 3, argv, lens)) {
@@ -817,7 +987,7 @@ static ml4t_err_t s_pubsub_publish(void *state, const char *topic, const void *d
                        "cannot buffer a frame of %zu bytes", len);
         return s_dropped(&self->health, err, "frame dropped");
     }
-    if (s_pipe_commit(&self->pub) != ML4T_OK)
+    if (s_pipe_commit(&self->pub, defer) != ML4T_OK)
         return s_dropped(&self->health, err, "frame dropped");
     return ML4T_OK; /* counted in sent when Redis answers */
 }
@@ -850,6 +1020,16 @@ static ml4t_err_t s_pubsub_recv(void *state, ml4t_frame_t *frame, int timeout_ms
         freeReplyObject(self->last);
         self->last = NULL;
     }
+    /* What is already read comes first, without a system call (publishes
+       meanwhile wait in the pipeline: s_pipe_commit's defer). */
+    while (s_pubsub_peek(self)) {
+        redisReply *r = self->peeked;
+        self->peeked = NULL;
+        if (s_pubsub_take(self, r, frame))
+            return ML4T_OK;
+        freeReplyObject(r); /* psubscribe confirmations */
+    }
+    s_pipe_push(&self->pub); /* before waiting on the socket: what waited goes out */
     s_pipe_pump(&self->pub);
     int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
     for (;;) {
@@ -880,6 +1060,7 @@ static ml4t_err_t s_pubsub_recv(void *state, ml4t_frame_t *frame, int timeout_ms
 static ml4t_err_t s_pubsub_health(void *state, ml4t_transport_health_t *out)
 {
     s_pubsub_t *self = state;
+    s_pipe_push(&self->pub);
     s_pipe_poll(&self->pub);
     self->health.connected = self->sub.c != NULL && self->pub.c != NULL;
     self->health.pipelined = (uint32_t)self->pub.n;
@@ -1079,7 +1260,7 @@ static void s_batch_free(s_streams_t *self)
     self->n_items = self->pos = 0;
 }
 
-static ml4t_err_t s_acks_flush(s_streams_t *self);
+static ml4t_err_t s_acks_flush(s_streams_t *self, bool defer);
 
 static void s_streams_close(void **state)
 {
@@ -1090,7 +1271,7 @@ static void s_streams_close(void **state)
     if (self->cmd.recs && (self->n_acks > 0 || self->cmd.n > 0)) {
         /* what was accepted goes out, answered, before the connection is freed */
         self->cmd.next_attempt_ms = 0;
-        s_acks_flush(self);
+        s_acks_flush(self, false);
         s_pipe_finish(&self->cmd);
     }
     s_conn_free(&self->rd);
@@ -1186,6 +1367,13 @@ enum { S_REC_XADD = 0, S_REC_ANSWER = 1, S_REC_XACK = 2 };
 
 /* Format argv into a slot of the command connection and write it; the frame
    is dropped (counted, err filled) when that cannot be done now. */
+/* Entries of the current batch not delivered yet (already read: recv takes
+   the next without a system call, so a command now can wait for it). */
+static bool s_batch_more(const s_streams_t *self)
+{
+    return self->pos < self->n_items;
+}
+
 static ml4t_err_t s_streams_send(s_streams_t *self, s_rec_t *rec, int argc, const char **argv,
                                  const size_t *lens, ml4t_error_t *err, const char *what)
 {
@@ -1196,7 +1384,7 @@ static ml4t_err_t s_streams_send(s_streams_t *self, s_rec_t *rec, int argc, cons
                        "cannot buffer a command of %zu bytes", lens[argc - 1]);
         return s_dropped(&self->health, err, what);
     }
-    if (s_pipe_commit(&self->cmd) != ML4T_OK)
+    if (s_pipe_commit(&self->cmd, s_batch_more(self)) != ML4T_OK)
         return s_dropped(&self->health, err, what);
     return ML4T_OK;
 }
@@ -1221,7 +1409,7 @@ static ml4t_err_t s_streams_publish(void *state, const char *topic, const void *
     argv[argc] = topic, lens[argc++] = strlen(topic);
     argv[argc] = "payload", lens[argc++] = 7;
     argv[argc] = data, lens[argc++] = len;
-    s_rec_t *rec = s_pipe_slot(&self->cmd);
+    s_rec_t *rec = s_pipe_slot(&self->cmd, !s_batch_more(self));
     if (rec) {
         rec->kind = S_REC_XADD;
         snprintf(rec->key, sizeof rec->key, "%s", key);
@@ -1257,8 +1445,8 @@ static ml4t_err_t s_ack_push(s_streams_t *self, uint32_t stream, const char *id)
 }
 
 /* Write queued acks into the pipeline, oldest first; stops (keeping the
-   rest) when Redis is away. */
-static ml4t_err_t s_acks_flush(s_streams_t *self)
+   rest) when Redis is away. defer: as s_pipe_commit's. */
+static ml4t_err_t s_acks_flush(s_streams_t *self, bool defer)
 {
     size_t done = 0;
     ml4t_err_t rc = ML4T_OK;
@@ -1266,7 +1454,7 @@ static ml4t_err_t s_acks_flush(s_streams_t *self)
         const s_ack_t *a = &self->acks[done];
         const char *argv[4] = {"XACK", self->streams[a->stream].key, self->cfg.redis.group, a->id};
         size_t lens[4] = {4, strlen(argv[1]), strlen(argv[2]), strlen(argv[3])};
-        s_rec_t *rec = s_pipe_slot(&self->cmd);
+        s_rec_t *rec = s_pipe_slot(&self->cmd, !defer);
         if (!rec || !s_rec_format(rec, 4, argv, lens)) {
             rc = ML4T_EIO;
             break;
@@ -1274,7 +1462,7 @@ static ml4t_err_t s_acks_flush(s_streams_t *self)
         rec->kind = S_REC_XACK;
         rec->stream = a->stream;
         snprintf(rec->id, sizeof rec->id, "%s", a->id);
-        rc = s_pipe_commit(&self->cmd); /* an XACK's error reply is only reported */
+        rc = s_pipe_commit(&self->cmd, defer); /* an XACK's error reply is only reported */
         if (rc != ML4T_OK)
             break; /* not written: it stays queued */
         done++;
@@ -1310,7 +1498,10 @@ static ml4t_err_t s_streams_ack(void *state, const ml4t_frame_t *frame, ml4t_err
     s_seen_put(&self->seen, &key, S_SEEN_ACKED);
     if (s_ack_push(self, (uint32_t)idx, frame->id) != ML4T_OK)
         return ml4t_error_set(err, ML4T_ENOMEM, "ack", "cannot queue the ack of %s", frame->id);
-    s_acks_flush(self); /* Redis away: the ack waits in the backlog and goes after reconnect */
+    /* Written at once, with whatever waited for it (an ack is the caller
+       saying "done": it does not wait for the rest of the batch). Redis
+       away: it waits in the backlog and goes after reconnect. */
+    s_acks_flush(self, false);
     return ML4T_OK;
 }
 
@@ -1378,7 +1569,7 @@ static ml4t_err_t s_streams_publish_reply(void *state, const ml4t_frame_t *reque
         argv[1] = S_REPLY_LUA, lens[1] = sizeof S_REPLY_LUA - 1;
     }
     int idx = s_stream_index(self, request->source);
-    s_rec_t *rec = s_pipe_slot(&self->cmd);
+    s_rec_t *rec = s_pipe_slot(&self->cmd, !s_batch_more(self));
     if (rec) {
         rec->kind = S_REC_ANSWER;
         rec->stream = idx >= 0 ? (uint32_t)idx : UINT32_MAX;
@@ -1575,7 +1766,7 @@ static ml4t_err_t s_streams_prepare(s_streams_t *self)
         if (rc != ML4T_OK)
             return rc;
     }
-    return s_acks_flush(self);
+    return s_acks_flush(self, false);
 }
 
 /* Our own pending entries of stream i from its cursor: what we were given but
@@ -1745,6 +1936,7 @@ static ml4t_err_t s_streams_recv(void *state, ml4t_frame_t *frame, int timeout_m
     for (;;) {
         if (s_next_frame(self, frame))
             return ML4T_OK;
+        s_pipe_push(&self->cmd); /* the batch is done: what waited for it goes out */
         s_batch_free(self);
         ml4t_err_t rc = s_streams_prepare(self);
         const s_conn_t *away = &self->cmd;
@@ -1767,6 +1959,7 @@ static ml4t_err_t s_streams_recv(void *state, ml4t_frame_t *frame, int timeout_m
 static ml4t_err_t s_streams_health(void *state, ml4t_transport_health_t *out)
 {
     s_streams_t *self = state;
+    s_pipe_push(&self->cmd);
     s_pipe_poll(&self->cmd);
     self->health.connected = self->cmd.c != NULL && (self->n_streams == 0 || self->rd.c != NULL);
     self->health.ack_backlog = (uint32_t)self->n_acks;

@@ -2,8 +2,9 @@
     real redis-server on a free loopback port: order and completeness at full
     speed, back-pressure at redis.pipeline and each adapter's own depth,
     commands in flight when Redis dies
-    (sent again, answers still exactly once), error replies counted, and
-    close answering everything it accepted.
+    (sent again, answers still exactly once), error replies counted, close
+    answering everything it accepted, and a backlog's answers written
+    together while no answer waits without one.
     ctest-labels: integration */
 #include "ml4t/transport.h"
 
@@ -526,6 +527,175 @@ static void t_close_flushes(void)
     t_redis_stop(&r);
 }
 
+static uint64_t t_writes(ml4t_transport_t *t)
+{
+    ml4t_transport_health_t h;
+    ml4t_transport_health(t, &h);
+    return h.writes;
+}
+
+/* A forwarder between two pub/sub channels (the node's shape: recv, then
+   publish) with a backlog already in its socket: everything arrives, in
+   order, and the answers go out together, far fewer writes than answers
+   (without batching there would be one each). */
+static void t_pubsub_backlog_batched(void)
+{
+    enum { N = 400 };
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *mid = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *out = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    static unsigned char buf[6600];
+    if (!prod || !mid || !out)
+        goto done;
+    ml4t_transport_subscribe(mid, "nautilus:signals", NULL);
+    ml4t_transport_subscribe(out, "nautilus:enriched", NULL);
+    REQUIRE(t_joined(prod, mid, "nautilus:signals") && t_joined(mid, out, "nautilus:enriched"));
+    REQUIRE(t_settle(mid));
+    for (int i = 0; i < N; i++)
+        CHECK(t_publish(prod, "nautilus:signals", buf, t_payload(i, buf, sizeof buf)));
+    REQUIRE(t_settle(prod));
+    t_sleep_ms(100); /* Redis has written it all to mid's socket */
+    uint64_t writes0 = t_writes(mid), sent0 = t_sent(mid);
+    ml4t_frame_t f;
+    int forwarded = 0;
+    while (ml4t_transport_recv(mid, &f, 300, NULL) == ML4T_OK)
+        forwarded += ml4t_transport_publish(mid, "nautilus:enriched", f.payload, f.payload_len,
+                                            NULL) == ML4T_OK;
+    CHECK_EQ_INT(forwarded, N);
+    CHECK(t_settle(mid));
+    CHECK_EQ_INT(t_sent(mid) - sent0, N);
+    uint64_t writes = t_writes(mid) - writes0;
+    fprintf(stderr, "  %d answers in %llu writes\n", N, (unsigned long long)writes);
+    CHECK(writes >= N / 16); /* at most 16 wait for one write */
+    CHECK(writes <= N / 4);
+    int next = 0;
+    CHECK(t_take(out, &next, 1000));
+    CHECK_EQ_INT(next, N);
+done:
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&mid);
+    ml4t_transport_destroy(&out);
+    t_redis_stop(&r);
+}
+
+/* Without a backlog nothing waits: each answer is written by its publish,
+   and arrives while the forwarder does nothing more. Answers that did wait
+   (more input was already read) go out when health is read, and when the
+   transport is destroyed, without another receive. */
+static void t_pubsub_answers_never_held(void)
+{
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *mid = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *out = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    unsigned char buf[64];
+    ml4t_frame_t f;
+    int next = 0;
+    if (!prod || !mid || !out)
+        goto done;
+    ml4t_transport_subscribe(mid, "nautilus:signals", NULL);
+    ml4t_transport_subscribe(out, "nautilus:enriched", NULL);
+    REQUIRE(t_joined(prod, mid, "nautilus:signals") && t_joined(mid, out, "nautilus:enriched"));
+    REQUIRE(t_settle(mid));
+    uint64_t writes0 = t_writes(mid);
+    for (int i = 0; i < 20; i++) { /* one at a time */
+        CHECK(t_publish(prod, "nautilus:signals", buf, t_payload(i + 1, buf, sizeof buf)));
+        if (ml4t_transport_recv(mid, &f, 1000, NULL) != ML4T_OK) {
+            CHECK(!"the forwarder got its input");
+            break;
+        }
+        CHECK_EQ_INT(t_payload_index(&f), i + 1);
+        ml4t_transport_publish(mid, "nautilus:enriched", f.payload, f.payload_len, NULL);
+        CHECK(ml4t_transport_recv(out, &f, 1000, NULL) == ML4T_OK && t_payload_index(&f) == i + 1);
+    }
+    CHECK_EQ_INT(t_writes(mid) - writes0, 20);
+
+    /* five at once: after three answers two frames are still read, not taken */
+    for (int i = 0; i < 5; i++)
+        CHECK(t_publish(prod, "nautilus:signals", buf, t_payload(100 + i, buf, sizeof buf)));
+    REQUIRE(t_settle(prod));
+    t_sleep_ms(100);
+    for (int i = 0; i < 3; i++) {
+        CHECK(ml4t_transport_recv(mid, &f, 1000, NULL) == ML4T_OK);
+        ml4t_transport_publish(mid, "nautilus:enriched", f.payload, f.payload_len, NULL);
+    }
+    ml4t_transport_health_t h;
+    ml4t_transport_health(mid, &h); /* writes what waited */
+    next = 100;
+    CHECK(t_take(out, &next, 500));
+    CHECK_EQ_INT(next, 103);
+    for (int i = 0; i < 1; i++) { /* one more answer, then destroy with one frame untaken */
+        CHECK(ml4t_transport_recv(mid, &f, 1000, NULL) == ML4T_OK);
+        ml4t_transport_publish(mid, "nautilus:enriched", f.payload, f.payload_len, NULL);
+    }
+    ml4t_transport_destroy(&mid);
+    CHECK(t_take(out, &next, 500));
+    CHECK_EQ_INT(next, 104);
+done:
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&mid);
+    ml4t_transport_destroy(&out);
+    t_redis_stop(&r);
+}
+
+/* A Streams consumer answering a backlog with publish_reply (the node's
+   way): every entry answered exactly once and acknowledged, the answers of a
+   batch written together. */
+static void t_streams_backlog_batched(void)
+{
+    enum { N = 300 };
+    t_redis_t r = {0};
+    REQUIRE(t_redis_start(&r));
+    ml4t_transport_config_t cfg;
+    t_cfg(&cfg, &r);
+    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
+    snprintf(cfg.redis.stream_publish, sizeof cfg.redis.stream_publish, "out");
+    snprintf(cfg.redis.consumer, sizeof cfg.redis.consumer, "c1");
+    cfg.redis.count = 100;
+    ml4t_transport_t *c = t_new(&ml4t_transport_redis_streams, &cfg);
+    static int count[N];
+    memset(count, 0, sizeof count);
+    if (!prod || !c)
+        goto done;
+    for (int i = 0; i < N; i++)
+        CHECK(t_publish(prod, "nautilus:signals", &i, sizeof i));
+    REQUIRE(t_settle(prod));
+    ml4t_transport_subscribe(c, "s", NULL);
+    REQUIRE(t_settle(c));
+    uint64_t writes0 = t_writes(c);
+    ml4t_frame_t f;
+    int answered = 0;
+    while (ml4t_transport_recv(c, &f, 300, NULL) == ML4T_OK) {
+        int i = -1;
+        memcpy(&i, f.payload, f.payload_len == sizeof i ? sizeof i : 0);
+        answered +=
+            ml4t_transport_publish_reply(c, &f, "nautilus:enriched", &i, sizeof i, NULL) == ML4T_OK;
+        ml4t_transport_ack(c, &f, NULL); /* answered: nothing more to send */
+    }
+    CHECK_EQ_INT(answered, N);
+    CHECK(t_settle(c));
+    uint64_t writes = t_writes(c) - writes0;
+    fprintf(stderr, "  %d answers in %llu writes\n", N, (unsigned long long)writes);
+    CHECK(writes <= N / 4);
+    CHECK(t_answers(&r, count, N));
+    int once = 0;
+    for (int i = 0; i < N; i++)
+        once += count[i] == 1;
+    CHECK_EQ_INT(once, N);
+    CHECK_EQ_INT(t_pending_of(&r, "s", "g"), 0);
+done:
+    ml4t_transport_destroy(&prod);
+    ml4t_transport_destroy(&c);
+    t_redis_stop(&r);
+}
+
 static const t_case_t cases[] = {
     T_CASE(t_pubsub_50k_in_order),
     T_CASE(t_pubsub_backpressure_and_resend),
@@ -534,5 +704,8 @@ static const t_case_t cases[] = {
     T_CASE(t_error_replies_counted),
     T_CASE(t_transient_error_sent_again),
     T_CASE(t_close_flushes),
+    T_CASE(t_pubsub_backlog_batched),
+    T_CASE(t_pubsub_answers_never_held),
+    T_CASE(t_streams_backlog_batched),
 };
 T_MAIN(cases)

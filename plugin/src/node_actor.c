@@ -346,6 +346,7 @@ static cJSON *s_transport_json(s_self_t *self, uint64_t *dropped)
     s_add_u64(t, "ack_backlog", h.ack_backlog);
     s_add_u64(t, "auth_failures", h.auth_failures);
     s_add_u64(t, "pipelined", h.pipelined);
+    s_add_u64(t, "writes", h.writes);
     cJSON_AddNumberToObject(t, "active", h.active);
     cJSON_AddStringToObject(t, "last_error", h.last_error.code ? h.last_error.msg : "");
     return t;

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """ml4t-node over Redis (a real redis-server on a free loopback port):
-  1. pub/sub end to end;
+  1. pub/sub end to end, 500 signals published at once: every one answered,
+     the answers of the backlog written together (STATUS transport.writes);
   2. Streams: redis-server is killed (SIGKILL) mid-stream and restarted from
      its AOF (appendfsync always), several times, while a proxy also drops the
      replies of some answers Redis has written; the node reconnects, and every
@@ -69,8 +70,10 @@ def case_pubsub(c, tmp):
     t.start()
     nodeutil.wait_for(lambda: r.pubsub_numpat() >= 3, 5)  # the node's PSUBSCRIBEs
     sent = {m["signal_id"]: m for m in signals(500, "ps")}
+    p = r.pipeline(transaction=False)  # all at once: a backlog in the node's socket
     for m in sent.values():
-        r.publish("nautilus:signals", msgpack.packb(m, use_bin_type=True))
+        p.publish("nautilus:signals", msgpack.packb(m, use_bin_type=True))
+    p.execute()
     nodeutil.wait_for(lambda: len(got) >= len(sent), 20)
     done.set()
     t.join()
@@ -80,6 +83,10 @@ def case_pubsub(c, tmp):
             % len(got))
     bad = [p for m in got for p in nodeutil.check_enriched(m, sent[m["signal_id"]])]
     c.check(not bad, "pub/sub: identity and sane fields %s" % bad[:3])
+    tr = node.status()["transport"]
+    c.check(tr["sent"] >= 500 and tr["writes"] <= tr["sent"] // 2,
+            "pub/sub: a backlog's answers written together (%d answers in %d writes)"
+            % (tr["sent"], tr["writes"]))
     c.check(node.stop() == 0, "pub/sub: SIGTERM exit 0")
 
 

@@ -76,6 +76,8 @@ typedef struct ml4t_transport_health {
                                 server key, plain peer on a CURVE socket) */
     uint32_t pipelined;      /* Redis: commands accepted whose reply has not been read yet
                                 (sent again after a reconnect); not a counter */
+    uint64_t writes;         /* Redis: system calls that wrote pipelined commands; below
+                                the commands' count when several went in one write */
 } ml4t_transport_health_t;
 
 typedef enum {
