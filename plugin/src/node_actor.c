@@ -751,14 +751,34 @@ static ml4t_err_t s_open_transport(s_self_t *self, ml4t_error_t *err)
     return ML4T_OK;
 }
 
+/* The checks ml4t-node makes before it starts (ml4t_node_config_check), for
+   a program that starts the actor itself: the first problem, and how many
+   there are (an error message holds one). */
+static ml4t_err_t s_check(s_self_t *self, ml4t_error_t *err)
+{
+    ml4t_node_problems_t pr = {0};
+    ml4t_node_config_check(&self->cfg, &pr);
+    if (pr.n == 0)
+        return ML4T_OK;
+    int first = (int)strcspn(pr.text, "\n");
+    if (pr.n == 1)
+        return ml4t_error_set(err, ML4T_EINVAL, "config", "%.*s", first, pr.text);
+    return ml4t_error_set(err, ML4T_EINVAL, "config",
+                          "%.*s (and %zu more; ml4t_node_config_check lists all)", first, pr.text,
+                          pr.n - 1);
+}
+
 static ml4t_err_t s_open(s_self_t *self, ml4t_error_t *err)
 {
+    ml4t_err_t rc = s_check(self, err);
+    if (rc)
+        return rc;
     snprintf(self->cfg.sup.data_dir, sizeof self->cfg.sup.data_dir, "%s",
              self->cfg.orch.base.data_dir);
     self->store = ml4t_store_open(self->cfg.orch.base.data_dir, &self->cfg.store, err);
     if (!self->store)
         return err ? err->code : ML4T_EIO;
-    ml4t_err_t rc = s_open_model(self, err);
+    rc = s_open_model(self, err);
     if (rc)
         return rc;
     ml4t_codec_limits_t lim;
