@@ -1154,7 +1154,7 @@ static void s_usage(FILE *out, const char *suite)
             "       [--max-rate N] [--rate N] [--rounds N] [--seconds S] [--warmup S]\n"
             "       [--max-steal PCT] [--floor-twice] [--dump DIR]\n"
             "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
-            "                (default 10 s in 5 rounds, 5 s, 30 s)\n"
+            "                (default 30 s in 10 rounds, 5 s, 30 s)\n"
             "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
             "                alternating; each one's latencies are pooled over its rounds\n"
             "  --max-steal P a run during which the hypervisor took more than P %% of the\n"
@@ -1166,7 +1166,7 @@ static void s_usage(FILE *out, const char *suite)
             "  --rate N      this fixed rate alone (its rounds), no search: for comparing\n"
             "                two nodes or two settings (--node, --node-arg) at one rate\n"
             "  --seconds S   a fixed rate's time for each of floor and node, 1-600 (default\n"
-            "                10): more signals, so that one burst decides less of a p99\n"
+            "                30): more signals, so that one burst decides less of a p99\n"
             "  --warmup S    once the middle answers, S more seconds of warm-up signals\n"
             "                (one per ms, not measured) before each run (default 1;\n"
             "                --smoke 0): a node just started is slower in its first second\n"
@@ -1188,12 +1188,12 @@ static void s_usage(FILE *out, const char *suite)
 static bool s_parse(s_opts_t *o, const char *suite, const ml4t_bench_opts_t *opts)
 {
     *o = (s_opts_t){.node_path = ML4T_BINARY_DIR "/bin/ml4t-node",
-                    .fixed_s = 10,
+                    .fixed_s = 30,
                     .probe_s = 5,
                     .hold_s = 30,
                     .max_rate = 1e6,
                     .hwm = 100000,
-                    .rounds = 5,
+                    .rounds = 10,
                     .max_steal = 10,
                     .warmup_s = 1,
                     .bars100 = true,
