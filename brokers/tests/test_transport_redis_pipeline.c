@@ -534,6 +534,26 @@ static uint64_t t_writes(ml4t_transport_t *t)
     return h.writes;
 }
 
+/* A producer, a forwarder (subscribed to nautilus:signals) and a consumer of
+   its output (nautilus:enriched) on cfg's Redis, both subscriptions in place
+   and the forwarder's probes answered. False (reported) when any of that
+   did not happen; the caller destroys what was made. */
+static bool t_forwarder_open(const ml4t_transport_config_t *cfg, ml4t_transport_t **prod,
+                             ml4t_transport_t **mid, ml4t_transport_t **out)
+{
+    *prod = t_new(&ml4t_transport_redis_pubsub, cfg);
+    *mid = t_new(&ml4t_transport_redis_pubsub, cfg);
+    *out = t_new(&ml4t_transport_redis_pubsub, cfg);
+    if (!*prod || !*mid || !*out)
+        return false;
+    ml4t_transport_subscribe(*mid, "nautilus:signals", NULL);
+    ml4t_transport_subscribe(*out, "nautilus:enriched", NULL);
+    bool up = t_joined(*prod, *mid, "nautilus:signals") &&
+              t_joined(*mid, *out, "nautilus:enriched") && t_settle(*mid);
+    CHECK(up);
+    return up;
+}
+
 /* A forwarder between two pub/sub channels (the node's shape: recv, then
    publish) with a backlog already in its socket: everything arrives, in
    order, and the answers go out together, far fewer writes than answers
@@ -545,16 +565,10 @@ static void t_pubsub_backlog_batched(void)
     REQUIRE(t_redis_start(&r));
     ml4t_transport_config_t cfg;
     t_cfg(&cfg, &r);
-    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_pubsub, &cfg);
-    ml4t_transport_t *mid = t_new(&ml4t_transport_redis_pubsub, &cfg);
-    ml4t_transport_t *out = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *prod, *mid, *out;
     static unsigned char buf[6600];
-    if (!prod || !mid || !out)
+    if (!t_forwarder_open(&cfg, &prod, &mid, &out))
         goto done;
-    ml4t_transport_subscribe(mid, "nautilus:signals", NULL);
-    ml4t_transport_subscribe(out, "nautilus:enriched", NULL);
-    REQUIRE(t_joined(prod, mid, "nautilus:signals") && t_joined(mid, out, "nautilus:enriched"));
-    REQUIRE(t_settle(mid));
     for (int i = 0; i < N; i++)
         CHECK(t_publish(prod, "nautilus:signals", buf, t_payload(i, buf, sizeof buf)));
     REQUIRE(t_settle(prod));
@@ -592,18 +606,12 @@ static void t_pubsub_answers_never_held(void)
     REQUIRE(t_redis_start(&r));
     ml4t_transport_config_t cfg;
     t_cfg(&cfg, &r);
-    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_pubsub, &cfg);
-    ml4t_transport_t *mid = t_new(&ml4t_transport_redis_pubsub, &cfg);
-    ml4t_transport_t *out = t_new(&ml4t_transport_redis_pubsub, &cfg);
+    ml4t_transport_t *prod, *mid, *out;
     unsigned char buf[64];
     ml4t_frame_t f;
     int next = 0;
-    if (!prod || !mid || !out)
+    if (!t_forwarder_open(&cfg, &prod, &mid, &out))
         goto done;
-    ml4t_transport_subscribe(mid, "nautilus:signals", NULL);
-    ml4t_transport_subscribe(out, "nautilus:enriched", NULL);
-    REQUIRE(t_joined(prod, mid, "nautilus:signals") && t_joined(mid, out, "nautilus:enriched"));
-    REQUIRE(t_settle(mid));
     uint64_t writes0 = t_writes(mid);
     for (int i = 0; i < 20; i++) { /* one at a time */
         CHECK(t_publish(prod, "nautilus:signals", buf, t_payload(i + 1, buf, sizeof buf)));
