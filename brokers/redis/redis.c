@@ -223,30 +223,18 @@ static void s_conn_fail(s_conn_t *conn, const char *field, const char *why)
     s_conn_backoff(conn);
 }
 
-/* Write all of p to Redis. The socket blocks, and SO_SNDTIMEO bounds a write
-   Redis does not take (EAGAIN: an error here, as in hiredis's own blocking
-   writes). MSG_NOSIGNAL: a peer that vanished gives EPIPE, never SIGPIPE,
-   without touching the thread's signal mask. A failure is left in the
-   context the way hiredis leaves its own. */
-static int s_conn_write(redisContext *c, const char *p, size_t len)
+static void s_conn_error(redisContext *c, int type, const char *why)
 {
-    while (len > 0) {
-        ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            c->err = REDIS_ERR_IO;
-            snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
-            return REDIS_ERR;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return REDIS_OK;
+    c->err = type;
+    snprintf(c->errstr, sizeof c->errstr, "%s", why);
 }
 
-/* Write the n buffers of iov, in order (iov is consumed), counting the
-   system calls in *calls. As s_conn_write. */
+/* Write the n buffers of iov to Redis, in order (iov is consumed), counting
+   the system calls in *calls. The socket blocks, and SO_SNDTIMEO bounds a
+   write Redis does not take (EAGAIN: an error here, as in hiredis's own
+   blocking writes). MSG_NOSIGNAL: a peer that vanished gives EPIPE, never
+   SIGPIPE, without touching the thread's signal mask. A failure is left in
+   the context the way hiredis leaves its own. */
 static int s_conn_writev(redisContext *c, struct iovec *iov, int n, uint64_t *calls)
 {
     while (n > 0) {
@@ -256,8 +244,7 @@ static int s_conn_writev(redisContext *c, struct iovec *iov, int n, uint64_t *ca
         if (done < 0) {
             if (errno == EINTR)
                 continue;
-            c->err = REDIS_ERR_IO;
-            snprintf(c->errstr, sizeof c->errstr, "%s", strerror(errno));
+            s_conn_error(c, REDIS_ERR_IO, strerror(errno));
             return REDIS_ERR;
         }
         while (n > 0 && (size_t)done >= iov->iov_len) {
@@ -271,6 +258,14 @@ static int s_conn_writev(redisContext *c, struct iovec *iov, int n, uint64_t *ca
         }
     }
     return REDIS_OK;
+}
+
+/* Write all of p (one buffer: s_conn_writev's, uncounted). */
+static int s_conn_write(redisContext *c, const char *p, size_t len)
+{
+    struct iovec iov = {(void *)(uintptr_t)p, len};
+    uint64_t calls = 0;
+    return s_conn_writev(c, &iov, len ? 1 : 0, &calls);
 }
 
 /* Write what hiredis has buffered (commands appended with redisAppend*). */
@@ -476,12 +471,6 @@ static void s_pipe_take(s_conn_t *conn, redisReply *r)
    bytes would be moved once for every reply ahead of them. */
 #define S_READ_MAX (64 * 1024)
 #define S_FEED_MAX (16 * 1024)
-
-static void s_conn_error(redisContext *c, int type, const char *why)
-{
-    c->err = type;
-    snprintf(c->errstr, sizeof c->errstr, "%s", why);
-}
 
 /* One read, after poll() said the socket is readable (what hiredis's
    redisBufferRead does, with a larger buffer of the connection's own).

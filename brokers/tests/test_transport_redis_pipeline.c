@@ -256,6 +256,36 @@ static bool t_answers(const t_redis_t *r, int *count, int n)
     return ok;
 }
 
+/* A Streams producer on cfg's Redis, and a consumer "c1" that reads count
+   entries at a time and answers to the stream "out" (cfg is changed for it).
+   False when either could not be made; the caller destroys both. */
+static bool t_streams_open(ml4t_transport_config_t *cfg, int count, ml4t_transport_t **prod,
+                           ml4t_transport_t **c)
+{
+    *prod = t_new(&ml4t_transport_redis_streams, cfg);
+    snprintf(cfg->redis.stream_publish, sizeof cfg->redis.stream_publish, "out");
+    snprintf(cfg->redis.consumer, sizeof cfg->redis.consumer, "c1");
+    cfg->redis.count = count;
+    *c = t_new(&ml4t_transport_redis_streams, cfg);
+    return *prod && *c;
+}
+
+/* How many of the indexes 0..n-1 were answered exactly once in "out" (each
+   other one is reported); -1 when "out" holds something else. */
+static int t_answered_once(const t_redis_t *r, int *count, int n)
+{
+    memset(count, 0, (size_t)n * sizeof *count);
+    if (!t_answers(r, count, n))
+        return -1;
+    int once = 0;
+    for (int i = 0; i < n; i++) {
+        once += count[i] == 1;
+        if (count[i] != 1)
+            fprintf(stderr, "  entry %d answered %d times\n", i, count[i]);
+    }
+    return once;
+}
+
 /* A consumer answers every entry with publish_reply, pipelined. Redis stops
    with answers in flight and is SIGKILLed, then restarted from its AOF: the
    answers it never ran are sent again on the new connection, and every entry
@@ -268,14 +298,9 @@ static void t_streams_kill_with_answers_in_flight(void)
     REQUIRE(t_redis_start(&r));
     ml4t_transport_config_t cfg;
     t_cfg(&cfg, &r);
-    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
-    snprintf(cfg.redis.stream_publish, sizeof cfg.redis.stream_publish, "out");
-    snprintf(cfg.redis.consumer, sizeof cfg.redis.consumer, "c1");
-    cfg.redis.count = 50;
-    ml4t_transport_t *c = t_new(&ml4t_transport_redis_streams, &cfg);
+    ml4t_transport_t *prod, *c;
     static int count[N];
-    memset(count, 0, sizeof count);
-    if (!prod || !c)
+    if (!t_streams_open(&cfg, 50, &prod, &c))
         goto out;
     for (int i = 0; i < N; i++)
         CHECK(t_publish(prod, "nautilus:signals", &i, sizeof i));
@@ -316,14 +341,7 @@ static void t_streams_kill_with_answers_in_flight(void)
     CHECK(killed);
     CHECK_EQ_INT(done, N);
     CHECK(t_settle(c));
-    CHECK(t_answers(&r, count, N));
-    int once = 0;
-    for (int i = 0; i < N; i++) {
-        once += count[i] == 1;
-        if (count[i] != 1)
-            fprintf(stderr, "  entry %d answered %d times\n", i, count[i]);
-    }
-    CHECK_EQ_INT(once, N);
+    CHECK_EQ_INT(t_answered_once(&r, count, N), N);
     CHECK_EQ_INT(t_pending_of(&r, "s", "g"), 0);
     ml4t_transport_health_t h;
     ml4t_transport_health(c, &h);
@@ -663,14 +681,9 @@ static void t_streams_backlog_batched(void)
     REQUIRE(t_redis_start(&r));
     ml4t_transport_config_t cfg;
     t_cfg(&cfg, &r);
-    ml4t_transport_t *prod = t_new(&ml4t_transport_redis_streams, &cfg);
-    snprintf(cfg.redis.stream_publish, sizeof cfg.redis.stream_publish, "out");
-    snprintf(cfg.redis.consumer, sizeof cfg.redis.consumer, "c1");
-    cfg.redis.count = 100;
-    ml4t_transport_t *c = t_new(&ml4t_transport_redis_streams, &cfg);
+    ml4t_transport_t *prod, *c;
     static int count[N];
-    memset(count, 0, sizeof count);
-    if (!prod || !c)
+    if (!t_streams_open(&cfg, 100, &prod, &c))
         goto done;
     for (int i = 0; i < N; i++)
         CHECK(t_publish(prod, "nautilus:signals", &i, sizeof i));
@@ -692,11 +705,7 @@ static void t_streams_backlog_batched(void)
     uint64_t writes = t_writes(c) - writes0;
     fprintf(stderr, "  %d answers in %llu writes\n", N, (unsigned long long)writes);
     CHECK(writes <= N / 4);
-    CHECK(t_answers(&r, count, N));
-    int once = 0;
-    for (int i = 0; i < N; i++)
-        once += count[i] == 1;
-    CHECK_EQ_INT(once, N);
+    CHECK_EQ_INT(t_answered_once(&r, count, N), N);
     CHECK_EQ_INT(t_pending_of(&r, "s", "g"), 0);
 done:
     ml4t_transport_destroy(&prod);
