@@ -605,6 +605,12 @@ static bool s_is_node(const s_ctx_t *ctx, s_middle_t middle)
     return middle == S_NODE && !ctx->o.floor_twice;
 }
 
+/* What runs in the node's slot: the node, or the floor again (--floor-twice). */
+static const char *s_second_name(const s_ctx_t *ctx)
+{
+    return ctx->o.floor_twice ? "floor2" : s_middle_name[S_NODE];
+}
+
 static void s_stop_middle(const s_ctx_t *ctx, s_middle_t middle, pid_t pid, nb_shared_t *sh,
                           s_result_t *res)
 {
@@ -627,8 +633,7 @@ static void s_dump(s_ctx_t *ctx, s_middle_t middle, const nb_run_t *run, nb_shar
     char path[512];
     snprintf(path, sizeof path, "%s/%03d-%s-%zubar-%s-%.0f.txt", ctx->o.dump_dir, ctx->dumps++,
              ctx->suite, run->pool->bars,
-             s_is_node(ctx, middle) || middle == S_FLOOR ? s_middle_name[middle] : "floor2",
-             run->rate);
+             middle == S_FLOOR ? s_middle_name[S_FLOOR] : s_second_name(ctx), run->rate);
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "ml4t-bench %s: cannot write %s\n", ctx->suite, path);
@@ -731,11 +736,11 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
         stderr,
         "  %s %zu-bar %-5s %-6s %7.0f/s: %s  sent %llu lost %llu dup %llu err %llu  p50 %.0f us  "
         "p99 %.0f us  achieved %.0f/s  backlog %.0f ms  cpu/msg %.1f us (runq %.1f)",
-        ctx->suite, bars, s_is_node(ctx, m) || m == S_FLOOR ? s_middle_name[m] : "floor2", what,
-        r->rate, r->held ? "held" : "NOT held", (unsigned long long)r->n,
-        (unsigned long long)r->lost, (unsigned long long)r->duplicates,
-        (unsigned long long)r->errors, r->p50_us, r->p99_us, r->achieved, r->backlog_ms,
-        s_cpu_us(r->cpu.mid_run_ns, r), s_cpu_us(r->cpu.mid_wait_ns, r));
+        ctx->suite, bars, m == S_FLOOR ? s_middle_name[S_FLOOR] : s_second_name(ctx), what, r->rate,
+        r->held ? "held" : "NOT held", (unsigned long long)r->n, (unsigned long long)r->lost,
+        (unsigned long long)r->duplicates, (unsigned long long)r->errors, r->p50_us, r->p99_us,
+        r->achieved, r->backlog_ms, s_cpu_us(r->cpu.mid_run_ns, r),
+        s_cpu_us(r->cpu.mid_wait_ns, r));
     if (ctx->transport != NB_ZMQ)
         fprintf(stderr, " redis %.1f us", s_cpu_us(r->cpu.redis_run_ns, r));
     if (r->own_n)
@@ -822,12 +827,23 @@ static double s_search(s_ctx_t *ctx, s_middle_t m, nb_pool_t *pool, const s_resu
 #define S_FIXED_RATES 2
 static const double s_fixed_rates[S_FIXED_RATES] = {1000.0, 10000.0};
 
+/* A fixed rate's rounds side by side: the node's p99 in each round over the
+   floor's in the same round (the two ran back to back, so they shared the
+   machine's state then). The pooled p99 is decided by the few rounds a stall
+   lands in; the median of these ratios says what a typical round showed. */
+typedef struct {
+    int n;      /* rounds compared */
+    int within; /* rounds with a ratio <= 1.3 */
+    double p50, lo, hi;
+} s_pairs_t;
+
 typedef struct {
     size_t bars;
     double msg_bytes;
     int n_rates;
     double rates[S_FIXED_RATES];
     s_result_t fixed[S_FIXED_RATES][2]; /* [rate][middle] */
+    s_pairs_t pairs[S_FIXED_RATES];     /* with both middles */
     double best_rate[2];                /* highest held rate per middle, 0 = none */
     s_result_t best[2];                 /* its hold run */
     bool searched;
@@ -856,16 +872,40 @@ static void s_round_add(s_result_t *t, const s_result_t *part, bool first)
     t->held = t->held && part->held;
 }
 
+static int s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The n rounds' ratios (sorted here) into p. */
+static void s_pairs_fill(s_pairs_t *p, double *ratio, int n)
+{
+    memset(p, 0, sizeof *p);
+    if (n <= 0)
+        return;
+    qsort(ratio, (size_t)n, sizeof *ratio, s_cmp_double);
+    p->n = n;
+    p->p50 = n % 2 ? ratio[n / 2] : 0.5 * (ratio[n / 2 - 1] + ratio[n / 2]);
+    p->lo = ratio[0];
+    p->hi = ratio[n - 1];
+    for (int i = 0; i < n; i++)
+        p->within += ratio[i] <= 1.3;
+}
+
 /* One fixed rate: floor and node alternate in o.rounds rounds of
    fixed_s / rounds seconds each (floor first, then node first, ...), so that a
    burst of outside load lands on both rather than on whichever happened to run
    then; each one's latencies are pooled over its rounds. A round in which the
    machine's steal passed --max-steal for either of them is measured again,
    both runs, up to S_STEAL_REPEATS x rounds times in all: the comparison is
-   then made on the rounds the hypervisor left alone. */
-static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_result_t *out)
+   then made on the rounds the hypervisor left alone. With both middles, each
+   kept round's p99 ratio goes into pairs too. */
+static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_result_t *out,
+                    s_pairs_t *pairs)
 {
     int rounds = ctx->o.rounds, repeats = 0;
+    double ratio[100]; /* --rounds is at most 100 */
     s_acc_t acc[2];
     memset(acc, 0, sizeof acc);
     bool ok = true;
@@ -907,7 +947,15 @@ static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_r
         }
         for (int m = 0; m < middles; m++)
             s_round_add(&out[m], &part[m], r == 0);
+        if (middles == 2) {
+            ratio[r] = part[S_NODE].p99_us / fmax(part[S_FLOOR].p99_us, 1e-9);
+            fprintf(stderr,
+                    "  %s %zu-bar round %d at %.0f/s: p99 floor %.0f us, %s %.0f us (%.2f)\n",
+                    ctx->suite, pool->bars, r + 1, rate, part[S_FLOOR].p99_us, s_second_name(ctx),
+                    part[S_NODE].p99_us, ratio[r]);
+        }
     }
+    s_pairs_fill(pairs, ratio, ok && middles == 2 ? rounds : 0);
     for (int m = 0; ok && m < middles; m++) {
         out[m].repeats = repeats;
         s_result_t *o = &out[m];
@@ -933,7 +981,7 @@ static bool s_size_run(s_ctx_t *ctx, nb_pool_t *pool, s_size_t *z)
     z->n_rates = one ? 1 : S_FIXED_RATES;
     for (int i = 0; i < z->n_rates; i++) {
         z->rates[i] = ctx->o.smoke ? 500.0 : one ? ctx->o.only_rate : s_fixed_rates[i];
-        if (!s_fixed(ctx, pool, z->rates[i], middles, z->fixed[i]))
+        if (!s_fixed(ctx, pool, z->rates[i], middles, z->fixed[i], &z->pairs[i]))
             return false;
     }
     if (one)
@@ -1019,6 +1067,20 @@ static void s_print_cpu(const s_ctx_t *ctx, const s_size_t *z)
     printf("\n");
 }
 
+/* The p99 ratio round by round (s_pairs_t), beside the pooled one above. */
+static void s_print_pairs(const s_ctx_t *ctx, const s_size_t *z)
+{
+    printf("  p99 %s/floor round by round (each round's %s beside the floor it ran next to)\n",
+           s_second_name(ctx), s_second_name(ctx));
+    printf("  %8s | %6s | %8s %8s %8s | %s\n", "rate/s", "rounds", "median", "min", "max",
+           "rounds <= 1.3x");
+    for (int i = 0; i < z->n_rates; i++) {
+        const s_pairs_t *p = &z->pairs[i];
+        printf("  %8.0f | %6d | %8.2f %8.2f %8.2f | %d\n", z->rates[i], p->n, p->p50, p->lo, p->hi,
+               p->within);
+    }
+}
+
 static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
 {
     bool node = !ctx->o.floor_only;
@@ -1036,8 +1098,11 @@ static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
             printf(" %.2f", z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9));
         printf("\n");
     }
-    if (node)
-        s_print_split(z);
+    if (node) {
+        s_print_pairs(ctx, z);
+        if (!ctx->o.floor_twice) /* the floor reports no time of its own */
+            s_print_split(z);
+    }
     s_print_cpu(ctx, z);
     for (int m = 0; z->searched && m < (node ? 2 : 1); m++) {
         const s_result_t *b = &z->best[m];
@@ -1129,6 +1194,16 @@ static void s_figures(ml4t_bench_report_t *rep, const s_ctx_t *ctx, const s_size
             ml4t_bench_report_add(
                 rep, key, z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9),
                 "x");
+            const s_pairs_t *p = &z->pairs[i];
+            const char *names[] = {"median", "min", "max"};
+            const double vals[] = {p->p50, p->lo, p->hi};
+            for (int k = 0; k < 3; k++) {
+                snprintf(key, sizeof key, "b%zu_r%.0f_round_p99_ratio_%s", z->bars, z->rates[i],
+                         names[k]);
+                ml4t_bench_report_add(rep, key, vals[k], "x");
+            }
+            snprintf(key, sizeof key, "b%zu_r%.0f_rounds_within_1_3x", z->bars, z->rates[i]);
+            ml4t_bench_report_add(rep, key, p->within, "rounds");
         }
     }
     for (int m = 0; z->searched && m < middles; m++) {
