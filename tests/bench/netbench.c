@@ -832,9 +832,9 @@ static const double s_fixed_rates[S_FIXED_RATES] = {1000.0, 10000.0};
    machine's state then). The pooled p99 is decided by the few rounds a stall
    lands in; the median of these ratios says what a typical round showed. */
 typedef struct {
-    int n;      /* rounds compared */
-    int within; /* rounds with a ratio <= 1.3 */
-    double p50, lo, hi;
+    int n;                   /* rounds compared */
+    int within;              /* rounds with a ratio <= 1.3 */
+    double p50, geo, lo, hi; /* geo: the geometric mean, for ratios the fair mean */
 } s_pairs_t;
 
 typedef struct {
@@ -889,8 +889,12 @@ static void s_pairs_fill(s_pairs_t *p, double *ratio, int n)
     p->p50 = n % 2 ? ratio[n / 2] : 0.5 * (ratio[n / 2 - 1] + ratio[n / 2]);
     p->lo = ratio[0];
     p->hi = ratio[n - 1];
-    for (int i = 0; i < n; i++)
+    double logs = 0.0;
+    for (int i = 0; i < n; i++) {
         p->within += ratio[i] <= 1.3;
+        logs += log(fmax(ratio[i], 1e-9));
+    }
+    p->geo = exp(logs / n);
 }
 
 /* One fixed rate: floor and node alternate in o.rounds rounds of
@@ -1072,12 +1076,12 @@ static void s_print_pairs(const s_ctx_t *ctx, const s_size_t *z)
 {
     printf("  p99 %s/floor round by round (each round's %s beside the floor it ran next to)\n",
            s_second_name(ctx), s_second_name(ctx));
-    printf("  %8s | %6s | %8s %8s %8s | %s\n", "rate/s", "rounds", "median", "min", "max",
-           "rounds <= 1.3x");
+    printf("  %8s | %6s | %8s %8s %8s %8s | %s\n", "rate/s", "rounds", "median", "geo-mean", "min",
+           "max", "rounds <= 1.3x");
     for (int i = 0; i < z->n_rates; i++) {
         const s_pairs_t *p = &z->pairs[i];
-        printf("  %8.0f | %6d | %8.2f %8.2f %8.2f | %d\n", z->rates[i], p->n, p->p50, p->lo, p->hi,
-               p->within);
+        printf("  %8.0f | %6d | %8.2f %8.2f %8.2f %8.2f | %d\n", z->rates[i], p->n, p->p50, p->geo,
+               p->lo, p->hi, p->within);
     }
 }
 
@@ -1195,9 +1199,9 @@ static void s_figures(ml4t_bench_report_t *rep, const s_ctx_t *ctx, const s_size
                 rep, key, z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9),
                 "x");
             const s_pairs_t *p = &z->pairs[i];
-            const char *names[] = {"median", "min", "max"};
-            const double vals[] = {p->p50, p->lo, p->hi};
-            for (int k = 0; k < 3; k++) {
+            const char *names[] = {"median", "geomean", "min", "max"};
+            const double vals[] = {p->p50, p->geo, p->lo, p->hi};
+            for (int k = 0; k < 4; k++) {
                 snprintf(key, sizeof key, "b%zu_r%.0f_round_p99_ratio_%s", z->bars, z->rates[i],
                          names[k]);
                 ml4t_bench_report_add(rep, key, vals[k], "x");
@@ -1231,7 +1235,8 @@ static void s_usage(FILE *out, const char *suite)
             "  --quick       fixed rates 3 s in 3 rounds, probes 2 s, highest rate held 5 s\n"
             "                (default 30 s in 10 rounds, 5 s, 30 s)\n"
             "  --rounds N    a fixed rate's time is split into N rounds, floor and node\n"
-            "                alternating; each one's latencies are pooled over its rounds\n"
+            "                alternating; each one's latencies are pooled over its rounds,\n"
+            "                and the p99 ratio is also given round by round\n"
             "  --max-steal P a run during which the hypervisor took more than P %% of the\n"
             "                machine (steal, /proc/stat) is measured again, a fixed rate's\n"
             "                round as a floor/node pair, up to 2 times per run (2 x rounds\n"
@@ -1254,7 +1259,8 @@ static void s_usage(FILE *out, const char *suite)
             "  --node-arg A  one more argument for the node (repeatable)\n"
             "  --model FILE  the model the node serves (default: trained with ml4t-train)\n"
             "  --dump DIR    write each run's latencies to DIR (an existing directory): one\n"
-            "                file per run, <n>-<suite>-<bars>bar-<floor|node>-<rate>.txt,\n"
+            "                file per run, <n>-<suite>-<bars>bar-<middle>-<rate>.txt (floor,\n"
+            "                node, or floor2 with --floor-twice),\n"
             "                one line per measured signal in send order: ns, 0 = lost;\n"
             "                a node's lines add its own time (latency_ns in its answer)\n",
             suite, ML4T_BINARY_DIR);
