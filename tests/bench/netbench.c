@@ -605,10 +605,11 @@ static bool s_is_node(const s_ctx_t *ctx, s_middle_t middle)
     return middle == S_NODE && !ctx->o.floor_twice;
 }
 
-/* What runs in the node's slot: the node, or the floor again (--floor-twice). */
-static const char *s_second_name(const s_ctx_t *ctx)
+/* What runs in slot m: the floor, or in the node's slot the node, or the
+   floor again (--floor-twice). */
+static const char *s_slot_name(const s_ctx_t *ctx, s_middle_t m)
 {
-    return ctx->o.floor_twice ? "floor2" : s_middle_name[S_NODE];
+    return m == S_NODE && ctx->o.floor_twice ? "floor2" : s_middle_name[m];
 }
 
 static void s_stop_middle(const s_ctx_t *ctx, s_middle_t middle, pid_t pid, nb_shared_t *sh,
@@ -632,8 +633,7 @@ static void s_dump(s_ctx_t *ctx, s_middle_t middle, const nb_run_t *run, nb_shar
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%03d-%s-%zubar-%s-%.0f.txt", ctx->o.dump_dir, ctx->dumps++,
-             ctx->suite, run->pool->bars,
-             middle == S_FLOOR ? s_middle_name[S_FLOOR] : s_second_name(ctx), run->rate);
+             ctx->suite, run->pool->bars, s_slot_name(ctx, middle), run->rate);
     FILE *f = fopen(path, "w");
     if (!f) {
         fprintf(stderr, "ml4t-bench %s: cannot write %s\n", ctx->suite, path);
@@ -736,11 +736,10 @@ static void s_progress(const s_ctx_t *ctx, s_middle_t m, size_t bars, const char
         stderr,
         "  %s %zu-bar %-5s %-6s %7.0f/s: %s  sent %llu lost %llu dup %llu err %llu  p50 %.0f us  "
         "p99 %.0f us  achieved %.0f/s  backlog %.0f ms  cpu/msg %.1f us (runq %.1f)",
-        ctx->suite, bars, m == S_FLOOR ? s_middle_name[S_FLOOR] : s_second_name(ctx), what, r->rate,
-        r->held ? "held" : "NOT held", (unsigned long long)r->n, (unsigned long long)r->lost,
-        (unsigned long long)r->duplicates, (unsigned long long)r->errors, r->p50_us, r->p99_us,
-        r->achieved, r->backlog_ms, s_cpu_us(r->cpu.mid_run_ns, r),
-        s_cpu_us(r->cpu.mid_wait_ns, r));
+        ctx->suite, bars, s_slot_name(ctx, m), what, r->rate, r->held ? "held" : "NOT held",
+        (unsigned long long)r->n, (unsigned long long)r->lost, (unsigned long long)r->duplicates,
+        (unsigned long long)r->errors, r->p50_us, r->p99_us, r->achieved, r->backlog_ms,
+        s_cpu_us(r->cpu.mid_run_ns, r), s_cpu_us(r->cpu.mid_wait_ns, r));
     if (ctx->transport != NB_ZMQ)
         fprintf(stderr, " redis %.1f us", s_cpu_us(r->cpu.redis_run_ns, r));
     if (r->own_n)
@@ -872,6 +871,12 @@ static void s_round_add(s_result_t *t, const s_result_t *part, bool first)
     t->held = t->held && part->held;
 }
 
+/* The node's p99 over the floor's (the goal's ratio). */
+static double s_p99_ratio(const s_result_t *node, const s_result_t *fwd)
+{
+    return node->p99_us / fmax(fwd->p99_us, 1e-9);
+}
+
 static int s_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -952,11 +957,11 @@ static bool s_fixed(s_ctx_t *ctx, nb_pool_t *pool, double rate, int middles, s_r
         for (int m = 0; m < middles; m++)
             s_round_add(&out[m], &part[m], r == 0);
         if (middles == 2) {
-            ratio[r] = part[S_NODE].p99_us / fmax(part[S_FLOOR].p99_us, 1e-9);
+            ratio[r] = s_p99_ratio(&part[S_NODE], &part[S_FLOOR]);
             fprintf(stderr,
                     "  %s %zu-bar round %d at %.0f/s: p99 floor %.0f us, %s %.0f us (%.2f)\n",
-                    ctx->suite, pool->bars, r + 1, rate, part[S_FLOOR].p99_us, s_second_name(ctx),
-                    part[S_NODE].p99_us, ratio[r]);
+                    ctx->suite, pool->bars, r + 1, rate, part[S_FLOOR].p99_us,
+                    s_slot_name(ctx, S_NODE), part[S_NODE].p99_us, ratio[r]);
         }
     }
     s_pairs_fill(pairs, ratio, ok && middles == 2 ? rounds : 0);
@@ -1075,7 +1080,7 @@ static void s_print_cpu(const s_ctx_t *ctx, const s_size_t *z)
 static void s_print_pairs(const s_ctx_t *ctx, const s_size_t *z)
 {
     printf("  p99 %s/floor round by round (each round's %s beside the floor it ran next to)\n",
-           s_second_name(ctx), s_second_name(ctx));
+           s_slot_name(ctx, S_NODE), s_slot_name(ctx, S_NODE));
     printf("  %8s | %6s | %8s %8s %8s %8s | %s\n", "rate/s", "rounds", "median", "geo-mean", "min",
            "max", "rounds <= 1.3x");
     for (int i = 0; i < z->n_rates; i++) {
@@ -1099,7 +1104,7 @@ static void s_print_size(const s_ctx_t *ctx, const s_size_t *z)
         s_print_lat(&z->fixed[i][S_FLOOR], true);
         s_print_lat(&z->fixed[i][S_NODE], node);
         if (node)
-            printf(" %.2f", z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9));
+            printf(" %.2f", s_p99_ratio(&z->fixed[i][S_NODE], &z->fixed[i][S_FLOOR]));
         printf("\n");
     }
     if (node) {
@@ -1195,9 +1200,8 @@ static void s_figures(ml4t_bench_report_t *rep, const s_ctx_t *ctx, const s_size
         ml4t_bench_report_add(rep, key, z->fixed[i][S_FLOOR].repeats, "rounds");
         if (middles == 2) {
             snprintf(key, sizeof key, "b%zu_r%.0f_p99_ratio", z->bars, z->rates[i]);
-            ml4t_bench_report_add(
-                rep, key, z->fixed[i][S_NODE].p99_us / fmax(z->fixed[i][S_FLOOR].p99_us, 1e-9),
-                "x");
+            ml4t_bench_report_add(rep, key,
+                                  s_p99_ratio(&z->fixed[i][S_NODE], &z->fixed[i][S_FLOOR]), "x");
             const s_pairs_t *p = &z->pairs[i];
             const char *names[] = {"median", "geomean", "min", "max"};
             const double vals[] = {p->p50, p->geo, p->lo, p->hi};
